@@ -1,0 +1,74 @@
+"""Validation at the boundary: one place for the checks every public function shares.
+
+Each check raises ``ValueError`` (``TypeError`` for a wrong kind of object) with a
+message that names the argument, says what it was, and what is allowed.
+"""
+import math
+import numbers
+
+import numpy as np
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_positive_float(value, name):
+    """A finite real number > 0 (a learning rate, say); returns it as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a finite number > 0, got {_describe(value)}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def check_positive_int(value, name, minimum=1):
+    """A whole number >= minimum (batch size, epochs, layer sizes); returns it as int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_inputs(x, name="x", n_features=None, allow_1d=False):
+    """A real-valued, finite array of shape (N, D) with N >= 1 (D == n_features if given).
+
+    Returns the array unchanged (no copy); a 1-D array of length D is accepted as
+    one row when ``allow_1d``.
+    """
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array of shape (N, D), got {_describe(x)}")
+    if x.ndim == 1 and allow_1d:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D with shape (N, D) (rows are examples), got shape {x.shape}")
+    if x.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); give at least one example")
+    if n_features is not None and x.shape[1] != n_features:
+        raise ValueError(f"{name} must have {n_features} columns (one per input), got shape {x.shape}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise ValueError(f"{name} must be finite, but {bad} entries are NaN or inf")
+    return x
+
+
+def check_labels(y, n_classes, name="y", n_examples=None):
+    """Integer class labels of shape (N,) with values in [0, n_classes)."""
+    if not isinstance(y, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array of integer labels, shape (N,), got {_describe(y)}")
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D integer labels of shape (N,), got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if n_examples is not None and y.shape[0] != n_examples:
+        raise ValueError(f"{name} must have one label per row of x ({n_examples}), got {y.shape[0]}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        lo, hi = int(y.min()), int(y.max())
+        raise ValueError(f"{name} must be class labels in [0, {n_classes}), got values from {lo} to {hi}")
+    return y
