@@ -1,0 +1,727 @@
+"""Plotting helpers for the notebooks: loss curves, bands over runs, learning rates,
+decision boundaries, digit grids, confusion matrices and first-layer weights.
+
+Every function returns the matplotlib ``Figure`` it drew on, never calls
+``plt.show()``, and takes ``save=None``: give a path (``"figures/fig1_loss.png"``)
+and the figure is also written there as a PNG (the folder is created; the file
+is written to a temporary name first and moved into place, so a crash never
+leaves half a PNG behind). Functions that draw one panel take ``ax=None``: pass
+an existing axes (a widget's, a subplot of your own) to draw into it.
+
+Histories are ``mlp_helpers.History`` objects or their ``to_dict()`` dicts; only the
+fields a plot needs are read (``train_loss``, ``val_loss``, ``val_acc``,
+``running_loss``, ``running_at``, ``n_train``, ``lr``).
+
+The style (sizes, grid, spines) is applied per figure through
+``plt.rc_context``; the global ``rcParams`` are left as they were.
+"""
+import contextlib
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap, LogNorm
+
+from ._checks import check_inputs, check_labels, check_positive_int
+
+__all__ = [
+    "loss_curves",
+    "running_loss",
+    "mean_std_bands",
+    "lr_comparison",
+    "decision_boundary",
+    "digit_grid",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "weight_images",
+]
+
+# ---------------------------------------------------------------- style ---
+
+FIGSIZE = (6, 4)          # one panel
+DPI_SAVE = 110
+TRAIN_COLOR = "C0"        # training curves: blue, solid
+VAL_COLOR = "C1"          # validation curves: orange, dashed
+CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+_RC = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+}
+
+LOSS_LABEL = r"loss $l$ (mean cross-entropy)"
+_KEY_NAMES = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "val_acc": "validation accuracy",
+    "running_loss": "running loss",
+}
+
+
+def _style():
+    """The kit's small style, for the duration of one plot only."""
+    return plt.rc_context(_RC)
+
+
+def _figure_of(ax):
+    """The top-level Figure an axes belongs to (also inside a SubFigure)."""
+    try:
+        return ax.get_figure(root=True)
+    except TypeError:                      # matplotlib < 3.10: a SubFigure's .figure is the root
+        fig = ax.figure
+        return getattr(fig, "figure", None) or fig
+
+
+def _axes(ax, figsize=FIGSIZE):
+    """(fig, ax): a new single-panel figure, or the figure of the axes given."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    if not hasattr(ax, "plot"):
+        raise ValueError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return _figure_of(ax), ax
+
+
+def _finish(fig, save):
+    """Write ``fig`` to ``save`` (a PNG path) atomically when given; return ``fig``."""
+    if save is None:
+        return fig
+    path = Path(save)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"save must be a path ending in .png, got {str(save)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # write beside the target, then rename: os.replace is atomic on one filesystem
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=DPI_SAVE, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fig
+
+
+# ------------------------------------------------------------ histories ---
+
+def _field(history, name, required=True):
+    """``history.name`` for a History, ``history[name]`` for its to_dict() dict."""
+    if isinstance(history, dict):
+        if name in history:
+            return history[name]
+    elif hasattr(history, name):
+        return getattr(history, name)
+    if required:
+        raise ValueError(
+            f"history must be a History or its to_dict() dict with a {name!r} field; "
+            f"got {type(history).__name__} without it")
+    return None
+
+
+def _series(history, key):
+    """One per-epoch (or per-log) field as a float64 array."""
+    values = _field(history, key)
+    try:
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"history field {key!r} must be a list of numbers") from None
+
+
+def _as_list(histories, name="histories"):
+    """A single history -> [history]; a list/tuple of them stays a list."""
+    if isinstance(histories, dict) or hasattr(histories, "train_loss"):
+        return [histories]
+    if isinstance(histories, (list, tuple)) and len(histories) > 0:
+        return list(histories)
+    raise ValueError(f"{name} must be a History, its to_dict() dict, or a non-empty list of them, "
+                     f"got {type(histories).__name__}"
+                     + (" (empty)" if isinstance(histories, (list, tuple)) else ""))
+
+
+def _epochs(n):
+    """Epoch numbers 1..n for the x axis (a value after epoch e sits at x = e)."""
+    return np.arange(1, n + 1)
+
+
+def _key_label(key):
+    return _KEY_NAMES.get(key, key.replace("_", " "))
+
+
+def _keys(key):
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    if not keys:
+        raise ValueError("key must be a field name or a non-empty list of them")
+    kinds = {"accuracy" if k.endswith("acc") else "loss" for k in keys}
+    if len(kinds) > 1:
+        raise ValueError(f"key mixes losses and accuracies on one axis: {keys}; plot them separately")
+    return keys
+
+
+def _ylabel(keys):
+    return "accuracy" if keys[0].endswith("acc") else LOSS_LABEL
+
+
+def _running_x(history):
+    """x positions of the running losses, in epochs (examples seen / n_train)."""
+    at = _series(history, "running_at")
+    n_train = _field(history, "n_train")
+    if not isinstance(n_train, numbers.Real) or n_train <= 0:
+        raise ValueError(f"history field 'n_train' must be a positive number, got {n_train!r}")
+    return at / float(n_train)
+
+
+# ------------------------------------------------------------- loss curves ---
+
+def loss_curves(histories, *, labels=None, val=True, running=False, title=None,
+                ax=None, save=None):
+    """Training vs validation loss per epoch (the report's experiment 1).
+
+    Args:
+        histories: a History (or its ``to_dict()``), or a list of them (one colour each).
+        labels: list of str, one per history; default "lr = ..." from ``history.lr``.
+        val: also draw ``val_loss`` (dashed) when the history has it.
+        running: False; True or "panel" adds the running loss per ``log_every``
+            examples on a second panel; "same" draws it thin on the same axes. Its
+            x is ``running_at / n_train`` in epochs.
+        title: axes title; ax: axes to draw into (not with running="panel").
+        save: optional PNG path.
+
+    x is the epoch, 1-based: ``train_loss[e-1]`` is the mean loss over epoch e (as
+    seen during it), ``val_loss[e-1]`` the loss after it.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    hs = _as_list(histories)
+    if running not in (False, True, "panel", "same"):
+        raise ValueError(f"running must be False, True, 'panel' or 'same', got {running!r}")
+    if running is True:
+        running = "panel"
+    if labels is not None and len(labels) != len(hs):
+        raise ValueError(f"labels must have one entry per history ({len(hs)}), got {len(labels)}")
+    with _style():
+        if running == "panel":
+            if ax is not None:
+                raise ValueError("running='panel' draws two panels; pass ax=None or use running='same'")
+            fig, (ax, ax_run) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+        else:
+            fig, ax = _axes(ax)
+            ax_run = ax if running == "same" else None
+        for i, h in enumerate(hs):
+            one = len(hs) == 1
+            color_t = TRAIN_COLOR if one else f"C{i % 10}"
+            color_v = VAL_COLOR if one else f"C{i % 10}"
+            name = "" if one else (labels[i] if labels is not None else _default_label(h, i)) + ": "
+            train = _series(h, "train_loss")
+            if train.size == 0:
+                raise ValueError("history has no epochs (train_loss is empty)")
+            ax.plot(_epochs(train.size), train, "o-", color=color_t, label=f"{name}training loss")
+            v = _series(h, "val_loss") if val and _field(h, "val_loss", required=False) is not None else None
+            if v is not None and v.size:
+                ax.plot(_epochs(v.size), v, "s--", color=color_v, label=f"{name}validation loss")
+            if ax_run is not None:
+                r = _series(h, "running_loss")
+                ax_run.plot(_running_x(h), r, "-", lw=0.8, alpha=0.6, color=color_t,
+                            label=f"{name}running loss")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(LOSS_LABEL)
+        ax.set_title(title or "Training and validation loss per epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        if running == "panel":
+            ax_run.set_xlabel("epoch (examples seen / $n_{train}$)")
+            ax_run.set_ylabel(LOSS_LABEL)
+            ax_run.set_title("Running loss during training")
+            ax_run.grid(True, alpha=0.3)
+            ax_run.legend()
+    return _finish(fig, save)
+
+
+def _default_label(history, i):
+    lr = _field(history, "lr", required=False)
+    return f"lr = {lr:g}" if isinstance(lr, numbers.Real) else f"run {i + 1}"
+
+
+# ------------------------------------------------------------ running loss ---
+
+def _rebin(at, loss, every):
+    """Mean loss per ``every`` examples from means logged at ``at`` (examples seen).
+
+    Each logged value is the mean over the examples since the previous log; a bin
+    (k-1)*every < at <= k*every takes the example-weighted mean of its logs.
+    Returns (bin ends in examples, bin means).
+    """
+    widths = np.diff(np.concatenate([[0.0], at]))
+    if np.any(widths <= 0):
+        raise ValueError("history field 'running_at' must be strictly increasing")
+    if every < widths.min() * (1 - 1e-9) and not np.allclose(widths, every):
+        raise ValueError(f"every must be >= the logging interval ({int(widths.min())} examples), "
+                         f"got {every}: the history has no finer record")
+    bins = np.ceil(at / every - 1e-9).astype(np.int64)           # 1-based bin of each log
+    ids, inverse = np.unique(bins, return_inverse=True)
+    total = np.bincount(inverse, weights=loss * widths)
+    count = np.bincount(inverse, weights=widths)
+    ends = np.minimum(ids * every, at[-1])
+    return ends, total / count
+
+
+def running_loss(histories, every=1000, *, labels=None, title=None, ax=None, save=None):
+    """Mean loss per ``every`` examples against examples seen (the report's figure 1).
+
+    Args:
+        histories: a History (or dict), or a list of them (one line each).
+        every: int, examples per point; a multiple of the history's ``log_every``
+            (logs are merged, weighted by the examples they cover).
+        labels: one str per history (default "lr = ..." / "run i").
+        title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    hs = _as_list(histories)
+    every = check_positive_int(every, "every")
+    if labels is not None and len(labels) != len(hs):
+        raise ValueError(f"labels must have one entry per history ({len(hs)}), got {len(labels)}")
+    with _style():
+        fig, ax = _axes(ax)
+        for i, h in enumerate(hs):
+            at, loss = _series(h, "running_at"), _series(h, "running_loss")
+            if at.size == 0 or at.size != loss.size:
+                raise ValueError(f"history needs running_loss and running_at of equal, non-zero length; "
+                                 f"got {loss.size} and {at.size}")
+            x, m = _rebin(at, loss, every)
+            label = labels[i] if labels is not None else (None if len(hs) == 1 else _default_label(h, i))
+            ax.plot(x, m, "-", lw=1.2, color=TRAIN_COLOR if len(hs) == 1 else f"C{i % 10}", label=label)
+        ax.set_xlabel("examples seen")
+        ax.set_ylabel(f"mean loss $l$ per {every:,} examples")
+        ax.set_title(title or f"Training loss, mean per {every:,} examples")
+        ax.grid(True, alpha=0.3)
+        if len(hs) > 1 or labels is not None:
+            ax.legend()
+    return _finish(fig, save)
+
+
+# ------------------------------------------------------- bands over runs ---
+
+def _stack(hs, key):
+    """(runs, epochs) float array of one field; all runs must have the same length."""
+    rows = [_series(h, key) for h in hs]
+    lengths = sorted({r.size for r in rows})
+    if len(lengths) > 1:
+        raise ValueError(f"every history must have the same number of {key!r} values to average, "
+                         f"got lengths {lengths} (leave out diverged or stopped runs)")
+    if lengths[0] == 0:
+        raise ValueError(f"history field {key!r} is empty")
+    return np.vstack(rows)
+
+
+def _mean_std(values):
+    """Mean and sample std (ddof=1) over runs (axis 0); std 0 for a single run."""
+    mean = values.mean(axis=0)
+    std = values.std(axis=0, ddof=1) if values.shape[0] > 1 else np.zeros_like(mean)
+    return mean, std
+
+
+def _band(ax, x, values, color, label, linestyle="-", n_std=1.0, alpha=0.2):
+    """Mean line and a shaded mean +- n_std * std band over runs."""
+    mean, std = _mean_std(values)
+    (line,) = ax.plot(x, mean, linestyle, marker="o" if x.size <= 30 else None, ms=4,
+                      color=color, label=label)
+    if values.shape[0] > 1:
+        ax.fill_between(x, mean - n_std * std, mean + n_std * std, color=color, alpha=alpha, lw=0)
+    return line
+
+
+def mean_std_bands(histories, key="train_loss", *, n_std=1.0, show_runs=False, title=None,
+                   ax=None, save=None):
+    """Mean +- std over runs (seeds) per epoch, as a line and a shaded band (experiment 2).
+
+    Args:
+        histories: list of Histories (or dicts) of the same length, one per run.
+        key: a field name or a list of them, e.g. ``("train_loss", "val_loss")``;
+            losses and accuracies cannot share the axes. ``"running_loss"`` is
+            plotted against ``running_at / n_train`` (epochs).
+        n_std: band half-width in sample standard deviations (ddof=1).
+        show_runs: also draw every run thinly.
+        title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    hs = _as_list(histories)
+    keys = _keys(key)
+    with _style():
+        fig, ax = _axes(ax)
+        for j, k in enumerate(keys):
+            values = _stack(hs, k)
+            x = _running_x(hs[0]) if k == "running_loss" else _epochs(values.shape[1])
+            if x.size != values.shape[1]:
+                raise ValueError("running_at and running_loss must have the same length")
+            color = {"train_loss": TRAIN_COLOR, "val_loss": VAL_COLOR}.get(k, f"C{(j + 2) % 10}")
+            style = "--" if k.startswith("val") else "-"
+            label = f"{_key_label(k)}: mean" + (f" $\\pm$ {n_std:g} std" if len(hs) > 1 else "")
+            _band(ax, x, values, color, label, style, n_std)
+            if show_runs:
+                for row in values:
+                    ax.plot(x, row, style, lw=0.6, alpha=0.5, color=color)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(_ylabel(keys))
+        ax.set_title(title or f"Mean and spread over {len(hs)} run{'s' * (len(hs) > 1)}")
+        if all(k != "running_loss" for k in keys):
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    return _finish(fig, save)
+
+
+# ---------------------------------------------------------- learning rates ---
+
+def lr_colors(lrs, cmap="viridis"):
+    """One colour per learning rate, log-spaced on a sequential colormap."""
+    lrs = np.asarray(sorted(lrs), dtype=np.float64)
+    cm = plt.get_cmap(cmap)
+    if lrs.size == 1 or lrs[0] == lrs[-1]:
+        return [cm(0.5)] * lrs.size
+    pos = LogNorm(vmin=lrs[0], vmax=lrs[-1])(lrs)
+    return [cm(0.1 + 0.8 * float(p)) for p in pos]     # skip the palest/darkest ends
+
+
+def lr_comparison(histories_by_lr, key="val_loss", *, n_std=1.0, cmap="viridis", title=None,
+                  ax=None, save=None):
+    """Several learning rates on one axes (experiment 3), with bands over seeds.
+
+    Args:
+        histories_by_lr: dict lr (float > 0) -> a History (or dict) or a list of
+            them (several seeds: mean line and mean +- n_std std band).
+        key: field to plot, or a list (e.g. ``("train_loss", "val_loss")``: solid
+            and dashed in each learning rate's colour).
+        n_std, cmap: band half-width; sequential colormap (log-spaced in lr).
+        title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if not isinstance(histories_by_lr, dict) or not histories_by_lr:
+        raise ValueError("histories_by_lr must be a non-empty dict {lr: history or list of histories}, "
+                         f"got {type(histories_by_lr).__name__}")
+    for lr in histories_by_lr:
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
+            raise ValueError(f"histories_by_lr keys must be learning rates (finite numbers > 0), got {lr!r}")
+    keys = _keys(key)
+    lrs = sorted(histories_by_lr)
+    colors = lr_colors(lrs, cmap)
+    with _style():
+        fig, ax = _axes(ax)
+        for lr, color in zip(lrs, colors):
+            hs = _as_list(histories_by_lr[lr], name=f"histories_by_lr[{lr!r}]")
+            for j, k in enumerate(keys):
+                values = _stack(hs, k)
+                label = f"lr = {lr:g}" + (f" ({_key_label(k)})" if len(keys) > 1 else "")
+                _band(ax, _epochs(values.shape[1]), values, color, label, ["-", "--", ":"][j % 3], n_std)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(_ylabel(keys))
+        what = " and ".join(_key_label(k) for k in keys)
+        ax.set_title(title or f"{what[0].upper()}{what[1:]} for each learning rate")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------- decision boundary ---
+
+def _predictor(model):
+    """A function X (M, 2) -> integer labels (M,) from a net or a callable."""
+    if hasattr(model, "predict"):
+        fn = model.predict
+    elif callable(model):
+        fn = model
+    else:
+        raise ValueError(f"model must be a network with .predict or a callable x -> labels, "
+                         f"got {type(model).__name__}")
+
+    def predict(points):
+        out = np.asarray(fn(points))
+        if out.ndim == 2:                   # class probabilities: take the likeliest class
+            out = out.argmax(axis=1)
+        if out.shape != (points.shape[0],):
+            raise ValueError(f"model must return one label per point ({points.shape[0]}), "
+                             f"got shape {out.shape}")
+        return out.astype(np.int64)
+    return predict
+
+
+def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=2000, seed=0,
+                      margin=0.05, title=None, ax=None, save=None):
+    """Predicted class over the plane, the data on top, and the true boundary (2-D data).
+
+    Args:
+        model: an MLP (anything with ``.predict(x) -> (M,) int``) or a callable
+            ``x (M, 2) -> labels (M,)`` (or probabilities (M, K)).
+        x: float array (N, 2), the points; y: int array (N,), their labels.
+        boundary: optional true class boundary: an (M, 2) array of points along it,
+            or a callable returning one; drawn as a black dashed line.
+        resolution: grid points per axis; the grid covers the data plus ``margin``
+            (a fraction of the range) on every side.
+        max_points: scatter at most this many points (a seeded random subsample).
+        title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    x = check_inputs(x, "x", n_features=2)
+    y = check_labels(np.asarray(y) if isinstance(y, (list, tuple)) else y,
+                     np.iinfo(np.int64).max, "y", n_examples=x.shape[0])
+    resolution = check_positive_int(resolution, "resolution", minimum=2)
+    max_points = check_positive_int(max_points, "max_points")
+    predict = _predictor(model)
+
+    # a grid over the data's bounding box, a little wider
+    lo, hi = x.min(axis=0).astype(np.float64), x.max(axis=0).astype(np.float64)
+    pad = margin * np.where(hi > lo, hi - lo, 1.0)
+    g1 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g2 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    xx1, xx2 = np.meshgrid(g1, g2)
+    grid = np.column_stack([xx1.ravel(), xx2.ravel()]).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    pred = predict(grid).reshape(xx1.shape)
+
+    n_classes = int(max(y.max(), pred.max())) + 1
+    if pred.min() < 0:
+        raise ValueError(f"model returned negative class labels (min {int(pred.min())})")
+    palette = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
+
+    if boundary is not None:
+        pts = np.asarray(boundary() if callable(boundary) else boundary, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 2:
+            raise ValueError(f"boundary must be an (M, 2) array of points (M >= 2) or a callable "
+                             f"returning one, got shape {pts.shape}")
+
+    with _style():
+        fig, ax = _axes(ax, figsize=(5.5, 5))
+        # filled regions: one colour per predicted class (levels centred on the integers)
+        ax.contourf(xx1, xx2, pred, levels=np.arange(n_classes + 1) - 0.5,
+                    cmap=ListedColormap(palette), alpha=0.25)
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(x.shape[0], size=min(max_points, x.shape[0]), replace=False))
+        for k in range(n_classes):
+            sel = idx[y[idx] == k]
+            if sel.size:
+                ax.scatter(x[sel, 0], x[sel, 1], s=6, color=palette[k], alpha=0.7, lw=0,
+                           label=f"class {k}")
+        if boundary is not None:
+            ax.plot(pts[:, 0], pts[:, 1], "k--", lw=1.5, label="true boundary")
+        ax.set_xlim(g1[0], g1[-1])
+        ax.set_ylim(g2[0], g2[-1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        shown = f" ({idx.size:,} of {x.shape[0]:,} points)" if idx.size < x.shape[0] else ""
+        ax.set_title(title or f"Predicted class (shaded) and data{shown}")
+        ax.legend(loc="upper right", markerscale=2, framealpha=0.8, frameon=True)
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------- digits ---
+
+def _images(images, name="images"):
+    """(N, side, side) float images from (N, side*side) or (N, side, side)."""
+    if not isinstance(images, np.ndarray) or images.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a numpy array of pixels, shape (N, 784) or (N, 28, 28), "
+                         f"got {type(images).__name__}")
+    if images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        if side * side != images.shape[1]:
+            raise ValueError(f"{name} of shape {images.shape}: rows must be square images "
+                             f"(784 = 28*28 pixels), got {images.shape[1]} pixels")
+        images = images.reshape(images.shape[0], side, side)
+    elif images.ndim != 3:
+        raise ValueError(f"{name} must have shape (N, 784) or (N, 28, 28), got {images.shape}")
+    if images.shape[0] == 0:
+        raise ValueError(f"{name} is empty; give at least one image")
+    return images
+
+
+def _opt_labels(values, name, n):
+    if values is None:
+        return None
+    values = np.asarray(values)
+    check_labels(values, np.iinfo(np.int64).max, name)
+    if values.shape[0] != n:
+        raise ValueError(f"{name} must have one label per image ({n}), got {values.shape[0]}")
+    return values
+
+
+def digit_grid(images, labels=None, predictions=None, *, n_cols=10, cmap="gray_r", title=None,
+               save=None):
+    """A grid of images with their labels (and predictions: wrong ones in red).
+
+    Args:
+        images: array (N, 784) or (N, 28, 28), pixels (MNIST: float32 in [0, 1]).
+            Pass a slice, e.g. ``x[:30]``; every image is drawn.
+        labels: int array (N,) or None; titles read "3".
+        predictions: int array (N,) or None; with labels, titles read
+            "true 3 / pred 5", in red when they differ.
+        n_cols: images per row.
+        title: figure title; save: optional PNG path.
+
+    Returns:
+        matplotlib.figure.Figure with one (axis-less) axes per image.
+    """
+    images = _images(images)
+    n = images.shape[0]
+    labels = _opt_labels(labels, "labels", n)
+    predictions = _opt_labels(predictions, "predictions", n)
+    n_cols = min(check_positive_int(n_cols, "n_cols"), n)
+    n_rows = -(-n // n_cols)
+    lo, hi = float(images.min()), float(images.max())
+    vmin, vmax = (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
+    with _style():
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.95 * n_cols, 1.1 * n_rows + 0.3 * bool(title)),
+                                 squeeze=False)
+        for i, ax in enumerate(axes.ravel()):
+            if i >= n:
+                fig.delaxes(ax)                 # no empty boxes after the last image
+                continue
+            ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_axis_off()
+            if labels is not None and predictions is not None:
+                wrong = labels[i] != predictions[i]
+                ax.set_title(f"true {labels[i]} / pred {predictions[i]}", fontsize=7,
+                             color="red" if wrong else "black")
+            elif labels is not None:
+                ax.set_title(f"{labels[i]}", fontsize=8)
+            elif predictions is not None:
+                ax.set_title(f"pred {predictions[i]}", fontsize=7)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout(pad=0.3)
+    return _finish(fig, save)
+
+
+# ------------------------------------------------------- confusion matrix ---
+
+def confusion_matrix(y_true, y_pred, n_classes=None):
+    """Counts of (true class, predicted class) pairs.
+
+    Args:
+        y_true, y_pred: int arrays (N,) (lists are accepted), labels in [0, K).
+        n_classes: K; default 1 + the largest label in either.
+
+    Returns:
+        int64 array (K, K): entry [i, j] counts examples of true class i predicted j
+        (rows true, columns predicted; the diagonal is correct).
+    """
+    y_true = np.asarray(y_true) if isinstance(y_true, (list, tuple)) else y_true
+    y_pred = np.asarray(y_pred) if isinstance(y_pred, (list, tuple)) else y_pred
+    for name, v in (("y_true", y_true), ("y_pred", y_pred)):
+        check_labels(v, np.iinfo(np.int64).max, name)        # array, 1-D, integer, >= 0
+        if v.size == 0:
+            raise ValueError(f"{name} is empty; give at least one label")
+    if y_true.shape[0] != y_pred.shape[0]:
+        raise ValueError(f"y_true and y_pred must have the same length, got {y_true.shape[0]} "
+                         f"and {y_pred.shape[0]}")
+    if n_classes is None:
+        n_classes = int(max(y_true.max(), y_pred.max())) + 1
+    else:
+        n_classes = check_positive_int(n_classes, "n_classes")
+        check_labels(y_true, n_classes, "y_true")
+        check_labels(y_pred, n_classes, "y_pred")
+    # pair (i, j) -> cell i*K + j, then count each cell
+    cells = y_true.astype(np.int64) * n_classes + y_pred.astype(np.int64)
+    return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def plot_confusion_matrix(y_true, y_pred, n_classes=None, *, normalize=False, cmap="Blues",
+                          title=None, ax=None, save=None):
+    """The confusion matrix as an image, every cell annotated with its count.
+
+    Args:
+        y_true, y_pred, n_classes: as in ``confusion_matrix``.
+        normalize: colour by the fraction of each true class (row) instead of
+            counts; cells then read "count" over "percent".
+        cmap, title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure (rows: true class t, columns: predicted class).
+    """
+    counts = confusion_matrix(y_true, y_pred, n_classes)
+    k = counts.shape[0]
+    rows = counts.sum(axis=1, keepdims=True)
+    frac = counts / np.maximum(rows, 1)
+    shown = frac if normalize else counts
+    accuracy = np.trace(counts) / counts.sum()
+    with _style():
+        fig, ax = _axes(ax, figsize=(5.5, 4.8) if k > 4 else (4, 3.5))
+        im = ax.imshow(shown, cmap=cmap, vmin=0, interpolation="nearest")
+        fig.colorbar(im, ax=ax, shrink=0.85, label="fraction of true class" if normalize else "count")
+        threshold = shown.max() / 2
+        size = 8 if k <= 10 else 6
+        for i in range(k):
+            for j in range(k):
+                text = f"{counts[i, j]}" + (f"\n{100 * frac[i, j]:.0f}%" if normalize else "")
+                ax.text(j, i, text, ha="center", va="center", fontsize=size,
+                        color="white" if shown[i, j] > threshold else "black")
+        ax.set_xticks(range(k))
+        ax.set_yticks(range(k))
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.spines[:].set_visible(False)
+        ax.set_title(title or f"Confusion matrix (accuracy {100 * accuracy:.2f}%)")
+    return _finish(fig, save)
+
+
+# -------------------------------------------------------- first-layer weights ---
+
+def weight_images(W, n=16, *, shape=(28, 28), n_cols=8, cmap="RdBu_r", title=None, save=None):
+    """First-layer weights as images: column j of W (D, H) is hidden unit j's template.
+
+    Args:
+        W: array (D, H), or a network (its ``params['W']`` is used); D == prod(shape).
+        n: number of hidden units to show (the first n columns).
+        shape: image shape (28, 28) for MNIST.
+        n_cols: images per row; cmap: a diverging colormap.
+        title, save: as everywhere in this module.
+
+    One colour scale for all images, symmetric about 0 (red positive, blue
+    negative with RdBu_r), with a colorbar.
+
+    Returns:
+        matplotlib.figure.Figure with n image axes and one colorbar axes.
+    """
+    if hasattr(W, "params"):
+        W = W.params["W"]
+    W = check_inputs(W, "W")
+    side = tuple(int(s) for s in shape)
+    if len(side) != 2 or int(np.prod(side)) != W.shape[0]:
+        raise ValueError(f"W has {W.shape[0]} rows (inputs), which cannot be reshaped to shape {shape}")
+    n = min(check_positive_int(n, "n"), W.shape[1])
+    n_cols = min(check_positive_int(n_cols, "n_cols"), n)
+    n_rows = -(-n // n_cols)
+    vmax = float(np.abs(W[:, :n]).max()) or 1.0
+    with _style():
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.1 * n_cols + 0.8, 1.15 * n_rows + 0.4),
+                                 squeeze=False, layout="constrained")
+        im = None
+        for j, ax in enumerate(axes.ravel()):
+            if j >= n:
+                fig.delaxes(ax)
+                continue
+            im = ax.imshow(W[:, j].reshape(side), cmap=cmap, vmin=-vmax, vmax=vmax,
+                           interpolation="nearest")
+            ax.set_axis_off()
+            ax.set_title(f"unit {j}", fontsize=7)
+        fig.colorbar(im, ax=[a for a in axes.ravel()[:n]], shrink=0.8, label="weight $W_{ij}$")
+        fig.suptitle(title or f"First-layer weights W: {n} hidden unit{'s' * (n > 1)}")
+    return _finish(fig, save)

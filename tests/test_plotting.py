@@ -1,0 +1,410 @@
+"""Tests of mlp_helpers.plotting: each helper draws the right data and saves a real PNG."""
+import os
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.contour import ContourSet  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from mlp_helpers import plotting  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def make_history(seed=0, epochs=4, n_train=5000, log_every=1000, lr=0.01, as_dict=True):
+    """A History-shaped record with known numbers (what train() returns, as a dict)."""
+    rng = np.random.default_rng(seed)
+    train = list(1.0 / np.arange(1, epochs + 1) + 0.05 * rng.random(epochs))
+    val = list(np.array(train) + 0.1)
+    at = list(range(log_every, epochs * n_train + 1, log_every))
+    running = list(2.0 / np.sqrt(np.arange(1, len(at) + 1)))
+    d = dict(lr=lr, batch_size=1, epochs=epochs, seed=seed, n_train=n_train,
+             train_loss=train, val_loss=val, val_acc=[0.9] * epochs,
+             running_loss=running, running_at=at, epoch_time=[0.1] * epochs,
+             diverged=False, stopped=False)
+    return d if as_dict else SimpleNamespace(**d)
+
+
+# ---------------------------------------------------------------- saving ---
+
+def test_save_writes_png_atomically(tmp_path):
+    target = tmp_path / "new" / "dir" / "fig1.png"
+    fig = plotting.loss_curves(make_history(), save=target)
+    assert isinstance(fig, Figure)
+    data = target.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 1000
+    assert os.listdir(target.parent) == ["fig1.png"]          # no temp file left behind
+    # saving again replaces the file in place
+    plotting.loss_curves(make_history(seed=1), save=str(target))
+    assert os.listdir(target.parent) == ["fig1.png"]
+
+
+def test_save_rejects_other_extension(tmp_path):
+    with pytest.raises(ValueError, match=r"save must be a path ending in \.png"):
+        plotting.loss_curves(make_history(), save=tmp_path / "fig.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_save_leaves_no_temp_file(tmp_path, monkeypatch):
+    fig = plotting.loss_curves(make_history())
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(fig, "savefig", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        plotting._finish(fig, tmp_path / "x.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rcparams_unchanged():
+    before = dict(matplotlib.rcParams)
+    plotting.loss_curves(make_history())
+    plotting.weight_images(np.ones((784, 4)), n=4)
+    assert dict(matplotlib.rcParams) == before
+
+
+# ----------------------------------------------------------- loss curves ---
+
+@pytest.mark.parametrize("as_dict", [True, False])
+def test_loss_curves_data(as_dict):
+    h = make_history(as_dict=as_dict)
+    fig = plotting.loss_curves(h)
+    (ax,) = fig.axes
+    train, val = ax.get_lines()
+    np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3, 4])      # epochs are 1-based
+    d = h if as_dict else vars(h)
+    np.testing.assert_allclose(train.get_ydata(), d["train_loss"])
+    np.testing.assert_allclose(val.get_ydata(), d["val_loss"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training loss", "validation loss"]
+    assert ax.get_xlabel() == "epoch" and "loss" in ax.get_ylabel()
+
+
+def test_loss_curves_running_panel_and_same_axis():
+    h = make_history()
+    fig = plotting.loss_curves(h, running=True)
+    assert len(fig.axes) == 2
+    (run,) = fig.axes[1].get_lines()
+    np.testing.assert_allclose(run.get_xdata(), np.array(h["running_at"]) / h["n_train"])
+    np.testing.assert_allclose(run.get_ydata(), h["running_loss"])
+
+    fig = plotting.loss_curves(h, running="same")
+    assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 3
+
+
+def test_loss_curves_into_given_axes_and_several_histories():
+    fig0, (a, b) = plt.subplots(1, 2)
+    fig = plotting.loss_curves([make_history(lr=0.01), make_history(seed=1, lr=0.03)], ax=b)
+    assert fig is fig0
+    assert len(a.get_lines()) == 0 and len(b.get_lines()) == 4
+    labels = [t.get_text() for t in b.get_legend().get_texts()]
+    assert labels[0] == "lr = 0.01: training loss" and labels[3] == "lr = 0.03: validation loss"
+
+
+def test_loss_curves_without_validation():
+    h = make_history()
+    h["val_loss"] = []
+    fig = plotting.loss_curves(h)
+    assert len(fig.axes[0].get_lines()) == 1
+
+
+def test_loss_curves_bad_inputs():
+    with pytest.raises(ValueError, match="'train_loss' field"):
+        plotting.loss_curves({"val_loss": [1.0]})
+    with pytest.raises(ValueError, match="no epochs"):
+        plotting.loss_curves(make_history() | {"train_loss": []})
+    with pytest.raises(ValueError, match="running must be"):
+        plotting.loss_curves(make_history(), running="yes")
+    with pytest.raises(ValueError, match="non-empty list"):
+        plotting.loss_curves([])
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match="two panels"):
+        plotting.loss_curves(make_history(), running="panel", ax=ax)
+
+
+# ---------------------------------------------------------- running loss ---
+
+def test_running_loss_identity_and_rebinning():
+    h = make_history(epochs=2, n_train=5000, log_every=1000)     # 10 logs
+    fig = plotting.running_loss(h, every=1000)
+    (line,) = fig.axes[0].get_lines()
+    np.testing.assert_allclose(line.get_xdata(), h["running_at"])
+    np.testing.assert_allclose(line.get_ydata(), h["running_loss"])
+
+    fig = plotting.running_loss(h, every=2000)
+    (line,) = fig.axes[0].get_lines()
+    r = np.array(h["running_loss"])
+    np.testing.assert_allclose(line.get_ydata(), r.reshape(5, 2).mean(axis=1))
+    np.testing.assert_allclose(line.get_xdata(), [2000, 4000, 6000, 8000, 10000])
+
+
+def test_running_loss_rebin_weights_by_examples():
+    # logs of unequal width (a batch size that does not divide log_every): 1024, 2048, 2500
+    h = {"running_at": [1024, 2048, 2500], "running_loss": [1.0, 2.0, 4.0], "n_train": 2500}
+    fig = plotting.running_loss(h, every=2500)
+    (line,) = fig.axes[0].get_lines()
+    expected = (1.0 * 1024 + 2.0 * 1024 + 4.0 * 452) / 2500
+    np.testing.assert_allclose(line.get_ydata(), [expected])
+
+
+def test_running_loss_bad_inputs():
+    with pytest.raises(ValueError, match="every must be >= the logging interval"):
+        plotting.running_loss(make_history(), every=10)
+    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+        plotting.running_loss(make_history(), every=0)
+    with pytest.raises(ValueError, match="equal, non-zero length"):
+        plotting.running_loss({"running_at": [1000, 2000], "running_loss": [1.0], "n_train": 10})
+
+
+# ---------------------------------------------------------- mean +- std ---
+
+def test_mean_std_bands_values():
+    hs = [make_history(seed=s) for s in range(3)]
+    fig = plotting.mean_std_bands(hs, key=("train_loss", "val_loss"))
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 2 and len(ax.collections) == 2        # two means, two bands
+    stack = np.array([h["train_loss"] for h in hs])
+    mean, std = stack.mean(axis=0), stack.std(axis=0, ddof=1)
+    np.testing.assert_allclose(lines[0].get_ydata(), mean)
+    # the band's vertices span exactly mean - std .. mean + std at each epoch
+    verts = ax.collections[0].get_paths()[0].vertices
+    for e, (m, s) in enumerate(zip(mean, std), start=1):
+        ys = verts[np.isclose(verts[:, 0], e), 1]
+        np.testing.assert_allclose([ys.min(), ys.max()], [m - s, m + s])
+
+
+def test_mean_std_bands_single_run_and_show_runs():
+    fig = plotting.mean_std_bands([make_history()], key="val_acc")
+    assert len(fig.axes[0].collections) == 0 and fig.axes[0].get_ylabel() == "accuracy"
+    fig = plotting.mean_std_bands([make_history(seed=s) for s in range(3)], show_runs=True)
+    assert len(fig.axes[0].get_lines()) == 4
+
+
+def test_mean_std_bands_bad_inputs():
+    short = make_history(epochs=2)
+    with pytest.raises(ValueError, match=r"same number of 'train_loss' values.*\[2, 4\]"):
+        plotting.mean_std_bands([make_history(), short])
+    with pytest.raises(ValueError, match="mixes losses and accuracies"):
+        plotting.mean_std_bands([make_history()], key=("train_loss", "val_acc"))
+
+
+# ------------------------------------------------------- learning rates ---
+
+def test_lr_comparison_lines_bands_labels_colours():
+    by_lr = {0.03: make_history(lr=0.03), 0.001: [make_history(seed=s) for s in range(3)],
+             0.003: make_history(lr=0.003)}
+    fig = plotting.lr_comparison(by_lr, key="val_loss")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["lr = 0.001", "lr = 0.003", "lr = 0.03"]           # sorted by lr
+    assert len(ax.collections) == 1                                      # band only with seeds
+    lines = ax.get_lines()
+    np.testing.assert_allclose(lines[2].get_ydata(), by_lr[0.03]["val_loss"])
+    np.testing.assert_allclose(lines[0].get_ydata(),
+                               np.mean([h["val_loss"] for h in by_lr[0.001]], axis=0))
+    colors = [ln.get_color() for ln in lines]
+    assert len({tuple(c) for c in colors}) == 3
+    # log-spaced: 0.003 sits near the middle of 0.001..0.03 on the colormap
+    assert plotting.lr_colors([0.001, 0.01, 0.1])[1] == plt.get_cmap("viridis")(0.5)
+
+
+def test_lr_comparison_two_keys():
+    fig = plotting.lr_comparison({0.01: make_history(), 0.1: make_history()},
+                                 key=("train_loss", "val_loss"))
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 4 and lines[1].get_linestyle() == "--"
+
+
+def test_lr_comparison_bad_inputs():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plotting.lr_comparison({})
+    with pytest.raises(ValueError, match=r"keys must be learning rates.*-0\.1"):
+        plotting.lr_comparison({-0.1: make_history()})
+
+
+# ---------------------------------------------------- decision boundary ---
+
+def ellipse_data(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, size=(n, 2)).astype(np.float32)
+    y = ((x[:, 0] / 2) ** 2 + x[:, 1] ** 2 < 1).astype(np.int64)
+    return x, y
+
+
+def true_ellipse():
+    a = np.linspace(0, 2 * np.pi, 100)
+    return np.column_stack([2 * np.cos(a), np.sin(a)])
+
+
+def test_decision_boundary_covers_data_and_draws_boundary():
+    x, y = ellipse_data()
+    predict = lambda p: ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(np.int64)  # noqa: E731
+    fig = plotting.decision_boundary(predict, x, y, boundary=true_ellipse, max_points=500)
+    ax = fig.axes[0]
+    (cs,) = [c for c in ax.collections if isinstance(c, ContourSet)]
+    verts = np.vstack([p.vertices for p in cs.get_paths() if len(p.vertices)])
+    assert (verts.min(axis=0) <= x.min(axis=0)).all() and (verts.max(axis=0) >= x.max(axis=0)).all()
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(scatters) == 2 and sum(len(s.get_offsets()) for s in scatters) == 500
+    (bline,) = ax.get_lines()
+    np.testing.assert_allclose(bline.get_xydata(), true_ellipse())
+    assert ax.get_xlabel() == "$x_1$" and ax.get_ylabel() == "$x_2$"
+    # both classes predicted somewhere on the grid
+    assert len(cs.get_paths()) == 2 and all(len(p.vertices) for p in cs.get_paths())
+
+
+def test_decision_boundary_with_net_like_object_and_probabilities():
+    x, y = ellipse_data(200)
+
+    class Net:                                        # predict_proba-style output (M, 2)
+        def predict(self, p):
+            inside = ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(float)
+            return np.column_stack([1 - inside, inside])
+    fig = plotting.decision_boundary(Net(), x, y, resolution=50)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections
+               if isinstance(c, PathCollection)) == 200
+
+
+def test_decision_boundary_bad_inputs():
+    x, y = ellipse_data(100)
+    const = lambda p: np.zeros(len(p), dtype=np.int64)  # noqa: E731
+    with pytest.raises(ValueError, match="x must have 2 columns"):
+        plotting.decision_boundary(const, np.zeros((10, 3)), y[:10])
+    with pytest.raises(ValueError, match="one label per row of x"):
+        plotting.decision_boundary(const, x, y[:50])
+    with pytest.raises(ValueError, match="y must hold integer class labels"):
+        plotting.decision_boundary(const, x, y.astype(float))
+    with pytest.raises(ValueError, match=r"boundary must be an \(M, 2\) array"):
+        plotting.decision_boundary(const, x, y, boundary=np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="one label per point"):
+        plotting.decision_boundary(lambda p: np.zeros(3), x, y)
+    with pytest.raises(ValueError, match="model must be a network"):
+        plotting.decision_boundary(42, x, y)
+
+
+# --------------------------------------------------------------- digits ---
+
+def test_digit_grid_titles_and_colours():
+    rng = np.random.default_rng(0)
+    images = rng.random((12, 784)).astype(np.float32)
+    labels = np.arange(12) % 10
+    preds = labels.copy()
+    preds[3] = 5
+    fig = plotting.digit_grid(images, labels, preds, n_cols=5)
+    assert len(fig.axes) == 12                             # empty grid cells removed
+    titles = [ax.title for ax in fig.axes]
+    assert titles[3].get_text() == "true 3 / pred 5" and titles[3].get_color() == "red"
+    assert titles[2].get_text() == "true 2 / pred 2" and titles[2].get_color() == "black"
+    np.testing.assert_array_equal(fig.axes[7].get_images()[0].get_array(), images[7].reshape(28, 28))
+
+    fig = plotting.digit_grid(images.reshape(12, 28, 28)[:4], labels[:4])
+    assert [ax.title.get_text() for ax in fig.axes] == ["0", "1", "2", "3"]
+
+
+def test_digit_grid_bad_inputs():
+    with pytest.raises(ValueError, match="square images"):
+        plotting.digit_grid(np.zeros((3, 780)))
+    with pytest.raises(ValueError, match=r"one label per image \(3\)"):
+        plotting.digit_grid(np.zeros((3, 784)), labels=np.array([1, 2]))
+    with pytest.raises(ValueError, match="labels must hold integer class labels"):
+        plotting.digit_grid(np.zeros((2, 784)), labels=np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="empty"):
+        plotting.digit_grid(np.zeros((0, 784)))
+
+
+# ----------------------------------------------------- confusion matrix ---
+
+def test_confusion_matrix_counts_exact():
+    y_true = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
+    cm = plotting.confusion_matrix(y_true, y_pred)
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 2, 1], [1, 0, 3]])
+    assert cm.dtype == np.int64
+    cm5 = plotting.confusion_matrix(list(y_true), list(y_pred), n_classes=5)
+    assert cm5.shape == (5, 5) and cm5.sum() == 9 and cm5[3:].sum() == 0
+
+
+def test_plot_confusion_matrix_annotations():
+    y_true = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
+    fig = plotting.plot_confusion_matrix(y_true, y_pred)
+    ax = fig.axes[0]
+    assert len(fig.axes) == 2                                       # matrix + colorbar
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["1", "1", "0", "0", "2", "1", "1", "0", "3"]
+    np.testing.assert_array_equal(ax.get_images()[0].get_array(), [[1, 1, 0], [0, 2, 1], [1, 0, 3]])
+    assert "66.67%" in ax.get_title()
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    fig = plotting.plot_confusion_matrix(y_true, y_pred, normalize=True)
+    assert fig.axes[0].texts[0].get_text() == "1\n50%"
+
+
+def test_confusion_matrix_bad_inputs():
+    with pytest.raises(ValueError, match="same length, got 3 and 2"):
+        plotting.confusion_matrix(np.array([0, 1, 2]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="y_pred must hold integer class labels"):
+        plotting.confusion_matrix(np.array([0, 1]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"y_true must be class labels in \[0, 2\)"):
+        plotting.confusion_matrix(np.array([0, 3]), np.array([0, 1]), n_classes=2)
+    with pytest.raises(ValueError, match="y_true must be class labels"):
+        plotting.confusion_matrix(np.array([0, -1]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="y_true is empty"):
+        plotting.confusion_matrix(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+    with pytest.raises(ValueError, match="1-D"):
+        plotting.confusion_matrix(np.zeros((2, 2), dtype=int), np.zeros(4, dtype=int))
+
+
+# ------------------------------------------------------- weight images ---
+
+def test_weight_images_symmetric_scale():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(784, 20)).astype(np.float32)
+    W[5, 2] = -9.0                                   # the largest magnitude sets the scale
+    fig = plotting.weight_images(W, n=10, n_cols=5)
+    image_axes = [ax for ax in fig.axes if ax.get_images()]
+    assert len(image_axes) == 10 and len(fig.axes) == 11          # + colorbar
+    im = image_axes[2].get_images()[0]
+    assert im.get_clim() == (-9.0, 9.0)
+    np.testing.assert_array_equal(im.get_array(), W[:, 2].reshape(28, 28))
+
+    net = SimpleNamespace(params={"W": W})
+    assert len(plotting.weight_images(net, n=50).axes) == 21     # n capped at H = 20
+
+
+def test_weight_images_bad_inputs():
+    with pytest.raises(ValueError, match=r"cannot be reshaped to shape \(28, 28\)"):
+        plotting.weight_images(np.zeros((100, 4)))
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        plotting.weight_images(np.zeros((784, 4)), n=0)
+
+
+# -------------------------------------------- the real History, if present ---
+
+def test_with_real_history_from_train():
+    training = pytest.importorskip("mlp_helpers.training")
+    network = pytest.importorskip("mlp_helpers.network")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    net = network.MLP(2, 4, 2, seed=0)
+    h = training.train(net, (x, y), val=(x[:100], y[:100]), lr=0.1, epochs=2, seed=0,
+                       log_every=100, progress=False)
+    for record in (h, h.to_dict()):
+        fig = plotting.loss_curves(record, running=True)
+        np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), h.train_loss)
+        plotting.running_loss(record, every=100)
+        plotting.mean_std_bands([record, record])
+    plotting.decision_boundary(net, x, y, resolution=30)
