@@ -1,0 +1,291 @@
+"""The two-layer network in numpy: the same maths as :mod:`mlp_helpers.scalar`, a batch at a time.
+
+Rows are examples. For a batch x of shape (B, D)::
+
+    z = x @ W + b          (B, H)   hidden pre-activation
+    h = sigmoid(z)         (B, H)   hidden activation
+    o = h @ V + c          (B, K)   logits
+    y = softmax(o)         (B, K)   class probabilities
+    l = mean_n -log y[n, label_n]   mean cross-entropy over the batch
+
+and the backward pass, for the mean loss (t is the one-hot target)::
+
+    dl/do = (y - t) / B                    (B, K)
+    dl/dV = h.T @ dl/do,  dl/dc = sum_n dl/do       (H, K), (K,)
+    dl/dh = dl/do @ V.T                    (B, H)
+    dl/dz = dl/dh * h * (1 - h)            (B, H)
+    dl/dW = x.T @ dl/dz,  dl/db = sum_n dl/dz       (D, H), (H,)
+
+Numerically stable by construction: the sigmoid uses tanh (no exp to overflow), the
+loss uses log-softmax (no log of 0), and softmax subtracts the row maximum. Logits
+and pre-activations up to +-1e4 give finite results and no warnings.
+"""
+import numpy as np
+
+from ._checks import check_inputs, check_labels, check_positive_int
+
+__all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "MLP"]
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# --------------------------------------------------------------------------------------
+# Activations and loss
+# --------------------------------------------------------------------------------------
+
+def sigmoid(z):
+    """The logistic function 1 / (1 + e^-z), elementwise, without overflow.
+
+    Written as 0.5 * (1 + tanh(z / 2)), which is the same function: tanh saturates
+    at +-1 instead of overflowing, so sigmoid(+-1e4) is exactly 1 or 0 with no
+    warning, in float32 and float64.
+    Args: z, array of any shape (float32 or float64). Returns an array like z.
+    """
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def log_softmax(o):
+    """log y for each row of logits: (o - max) - log(sum(exp(o - max))).
+
+    Subtracting each row's maximum leaves softmax unchanged and makes every
+    exponent <= 0, so exp never overflows; working with logs means a tiny
+    probability is a large negative number rather than log(0) = -inf.
+    Args: o, (B, K) float array. Returns (B, K), same dtype.
+    """
+    shifted = o - o.max(axis=-1, keepdims=True)
+    with np.errstate(under="ignore"):          # exp(-huge) = 0 is the right answer
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(o):
+    """Class probabilities y = exp(o) / sum(exp(o)), row by row, without overflow.
+
+    Args: o, (B, K) float array. Returns (B, K), same dtype; each row sums to 1.
+    """
+    shifted = o - o.max(axis=-1, keepdims=True)
+    with np.errstate(under="ignore"):          # tiny probabilities underflow to 0, as they should
+        e = np.exp(shifted)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def cross_entropy(o, y):
+    """Mean cross-entropy -log softmax(o)[n, y_n] over the rows, computed via log-softmax.
+
+    Args: o, (B, K) logits; y, (B,) integer labels in [0, K).
+    Returns a 0-d numpy float of o's dtype. Finite for any finite logits: a hugely
+    wrong logit gives a large loss (about the size of the logit gap), never inf.
+    """
+    logp = log_softmax(o)
+    return -logp[np.arange(len(y)), y].mean()
+
+
+# --------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------
+
+class MLP:
+    """A two-layer perceptron: D inputs -> H sigmoid units -> K softmax outputs.
+
+    Args:
+        n_in, n_hidden, n_out: layer sizes D, H, K (integers >= 1).
+        seed: seeds ``np.random.default_rng`` for the initial weights.
+        dtype: np.float32 (default, fast) or np.float64 (for gradient checks).
+
+    Initialisation: W (D, H) and V (H, K) are Glorot/Xavier uniform,
+    U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), which keeps the variance of
+    the signal about the same through each layer; b and c are zeros. The draws
+    are made in float64 and then cast, so float32 and float64 networks with the
+    same seed hold the same weights (up to rounding).
+
+    Attributes:
+        params: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,), arrays of ``dtype``.
+            Training updates these arrays in place.
+        n_in, n_hidden, n_out, dtype.
+    """
+
+    def __init__(self, n_in, n_hidden, n_out, seed=0, dtype=np.float32):
+        self.n_in = check_positive_int(n_in, "n_in")
+        self.n_hidden = check_positive_int(n_hidden, "n_hidden")
+        self.n_out = check_positive_int(n_out, "n_out")
+        self.dtype = _check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        D, H, K = self.n_in, self.n_hidden, self.n_out
+        self.params = {
+            "W": _glorot_uniform(rng, D, H).astype(self.dtype),
+            "b": np.zeros(H, dtype=self.dtype),
+            "V": _glorot_uniform(rng, H, K).astype(self.dtype),
+            "c": np.zeros(K, dtype=self.dtype),
+        }
+
+    def __repr__(self):
+        return f"MLP({self.n_in}, {self.n_hidden}, {self.n_out}, dtype={self.dtype.name})"
+
+    # ---- forward and backward --------------------------------------------------------
+
+    def forward(self, x):
+        """Every intermediate of the forward pass.
+
+        Args: x, (B, D) array (cast to ``self.dtype``).
+        Returns: dict with 'z' (B, H), 'h' (B, H), 'o' (B, K), 'y' (B, K).
+        """
+        return self._forward(self._check_x(x))
+
+    def _forward(self, x):
+        W, b, V, c = self.params["W"], self.params["b"], self.params["V"], self.params["c"]
+        z = x @ W + b                  # each hidden unit: weighted sum of the inputs, plus bias
+        h = sigmoid(z)                 # squashed into (0, 1)
+        o = h @ V + c                  # each output: weighted sum of the hidden units
+        y = softmax(o)                 # logits -> probabilities
+        return {"z": z, "h": h, "o": o, "y": y}
+
+    def backward(self, x, y, cache, out=None):
+        """Gradients of the mean cross-entropy with respect to W, b, V, c.
+
+        Args:
+            x: (B, D) inputs; y: (B,) integer labels in [0, K);
+            cache: the dict from ``forward(x)``;
+            out: optional dict of preallocated arrays shaped and typed like ``params``
+                (e.g. ``{k: np.empty_like(v) for k, v in net.params.items()}``); the
+                gradients are written into it in place.
+        Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,) of ``self.dtype``
+            (``out`` itself when given).
+        """
+        x = self._check_x(x)
+        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
+        return self._backward(x, y, cache, self._check_out(out))
+
+    def _backward(self, x, y, cache, out=None):
+        h, probs = cache["h"], cache["y"]
+        B = x.shape[0]
+        if out is None:
+            out = {k: np.empty_like(v) for k, v in self.params.items()}
+        with np.errstate(under="ignore"):   # products of tiny numbers flush to 0: harmless
+            # dl/do = (y - t) / B: softmax and cross-entropy together (report eq. 1.5),
+            # divided by B because the loss is the mean over the batch.
+            d_o = probs.copy()
+            d_o[np.arange(B), y] -= 1
+            d_o /= B
+            # o = h V + c: dl/dV = h^T dl/do, and dl/dc sums dl/do over the batch.
+            np.matmul(h.T, d_o, out=out["V"])
+            np.sum(d_o, axis=0, out=out["c"])
+            # dl/dh = dl/do V^T; through the sigmoid, dl/dz = dl/dh * h (1 - h).
+            d_z = d_o @ self.params["V"].T
+            d_z *= h
+            d_z *= 1 - h
+            # z = x W + b: dl/dW = x^T dl/dz, and dl/db sums dl/dz over the batch.
+            np.matmul(x.T, d_z, out=out["W"])
+            np.sum(d_z, axis=0, out=out["b"])
+        return out
+
+    def loss(self, x, y, out=None):
+        """Mean cross-entropy over the batch, and its gradients.
+
+        Args:
+            x: (B, D) inputs (any float or integer dtype; cast to ``self.dtype``).
+            y: (B,) integer labels in [0, K).
+            out: optional dict of preallocated arrays like ``params`` (same shapes and
+                dtype); gradients are written into it in place and it is returned,
+                so a training loop allocates no new gradient arrays per step.
+        Returns:
+            (loss, grads): loss a Python float; grads a dict 'W', 'b', 'V', 'c'
+            (``out`` when given) of ``self.dtype``.
+        """
+        x = self._check_x(x)
+        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
+        return self._loss(x, y, self._check_out(out))
+
+    def _loss(self, x, y, out=None):
+        """loss() without input checks, for inner loops that checked the data once."""
+        cache = self._forward(x)
+        loss = float(cross_entropy(cache["o"], y))
+        return loss, self._backward(x, y, cache, out)
+
+    # ---- prediction and evaluation ---------------------------------------------------
+
+    def predict_proba(self, x, batch=10_000):
+        """Class probabilities, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks."""
+        x = self._check_x(x)
+        return np.concatenate([self._forward(x[i:i + batch])["y"] for i in range(0, len(x), batch)])
+
+    def predict(self, x, batch=10_000):
+        """The most probable class for each row: (B,) int64."""
+        x = self._check_x(x)
+        return np.concatenate([self._logits(x[i:i + batch]).argmax(axis=1)
+                               for i in range(0, len(x), batch)]).astype(np.int64)
+
+    def accuracy(self, x, y, batch=10_000):
+        """Fraction of rows whose predicted class equals the label, a float in [0, 1]."""
+        x = self._check_x(x)
+        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
+        return float(np.mean(self.predict(x, batch) == y))
+
+    def mean_loss(self, x, y, batch=10_000):
+        """Mean cross-entropy over a (possibly large) set, in chunks of ``batch`` rows, no grads.
+
+        Args: x (N, D); y (N,) integer labels; batch, rows per chunk (>= 1).
+        Returns a Python float (chunk sums are accumulated in float64).
+        """
+        x = self._check_x(x)
+        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
+        batch = check_positive_int(batch, "batch")
+        total = 0.0
+        for i in range(0, len(x), batch):
+            xb, yb = x[i:i + batch], y[i:i + batch]
+            total += float(cross_entropy(self._logits(xb), yb)) * len(xb)
+        return total / len(x)
+
+    def _logits(self, x):
+        p = self.params
+        return sigmoid(x @ p["W"] + p["b"]) @ p["V"] + p["c"]
+
+    # ---- copies ----------------------------------------------------------------------
+
+    def copy(self):
+        """A new MLP with the same sizes, dtype and a deep copy of the params."""
+        return self.astype(self.dtype)
+
+    def astype(self, dtype):
+        """A new MLP with params cast to ``dtype`` (np.float32 or np.float64); always a copy."""
+        new = object.__new__(MLP)
+        new.n_in, new.n_hidden, new.n_out = self.n_in, self.n_hidden, self.n_out
+        new.dtype = _check_dtype(dtype)
+        new.params = {k: v.astype(new.dtype, copy=True) for k, v in self.params.items()}
+        return new
+
+    # ---- checks ----------------------------------------------------------------------
+
+    def _check_x(self, x):
+        x = check_inputs(x, "x", n_features=self.n_in)
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def _check_out(self, out):
+        if out is None:
+            return None
+        if not isinstance(out, dict):
+            raise ValueError(f"out must be a dict of arrays like params or None, got {type(out).__name__}")
+        for k, v in self.params.items():
+            o = out.get(k)
+            if not isinstance(o, np.ndarray) or o.shape != v.shape or o.dtype != v.dtype:
+                got = "missing" if o is None else (
+                    f"shape {o.shape}, dtype {o.dtype}" if isinstance(o, np.ndarray) else type(o).__name__)
+                raise ValueError(f"out[{k!r}] must be an array of shape {v.shape} and dtype {v.dtype}, got {got}")
+        return out
+
+
+def _glorot_uniform(rng, fan_in, fan_out):
+    """(fan_in, fan_out) float64 draws from U(-a, a), a = sqrt(6 / (fan_in + fan_out))."""
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=(fan_in, fan_out))
+
+
+def _check_dtype(dtype):
+    """np.float32 or np.float64 (any spelling numpy understands) -> np.dtype, else ValueError."""
+    try:
+        # (np.dtype(None) would be float64, so None is refused explicitly)
+        ok = dtype is not None and any(np.dtype(dtype) == d for d in _DTYPES)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
+    return np.dtype(dtype)
