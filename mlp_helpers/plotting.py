@@ -105,6 +105,7 @@ def _finish(fig, save):
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=DPI_SAVE, bbox_inches="tight")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a figure is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
