@@ -1,0 +1,623 @@
+"""Self-checks for students: call them on your own functions, right in the notebook.
+
+Each check runs your function on a few small cases whose answers are known, either
+exactly (softmax of equal logits is uniform) or by finite differences of a loss
+that this module computes itself. Nothing here imports the kit's reference
+solution (:mod:`mlp_helpers.scalar`, :mod:`mlp_helpers.network`): the expected
+gradients come from the definition of a derivative,
+
+    dl/dw ~ (8 (l(w + e) - l(w - e)) - (l(w + 2e) - l(w - 2e))) / (12 e),
+
+so a check can only pass if your function computes the derivative of the loss.
+
+On success a check prints one line, ``✓ check_backward passed: ...``. On failure it
+raises :class:`CheckFailed` (an ``AssertionError``) whose message names the quantity
+(say dl/dW), the entry, the expected and the obtained value, and the likely cause:
+a flipped sign, a missing transpose, a forgotten bias, a forgotten mean over the
+batch, ``y`` where ``y - t`` belongs, an assignment where an update belongs.
+
+The signatures your functions must have (rows are examples; K classes, D inputs,
+H hidden units, B examples in a batch)::
+
+    check_softmax(fn)              fn(o) -> y                o, y: (B, K) (or (K,) with batched=False)
+    check_cross_entropy(fn)        fn(o, labels) -> mean loss (float); see its options
+    check_softmax_grad(fn)         fn(y, t) -> dl/do         y, t, dl/do: (K,), one example
+    check_softmax_jacobian(fn)     fn(y) -> J                y: (K,), J: (K, K), J[i, j] = dy_i/do_j
+    check_sigmoid_grad(fn)         fn(z) -> dh/dz            elementwise, any shape (takes="h": fn(h))
+    check_scalar_forward_backward(fn)
+                                   fn(x, label, W, b, V, c) -> (loss, grads), nested lists,
+                                   like mlp_helpers.scalar.forward_backward
+    check_backward(fn)             fn(x, labels, params) -> (loss, grads); x (B, D) float,
+                                   labels (B,) int, params/grads dicts 'W' (D, H), 'b' (H,),
+                                   'V' (H, K), 'c' (K,); loss = MEAN cross-entropy over the batch
+    check_sgd_update(fn)           fn(params, grads, lr) updates params IN PLACE (w -= lr * dl/dw)
+
+``grads`` may be a dict with keys 'W', 'b', 'V', 'c' or a 4-tuple in that order.
+"""
+import warnings
+
+import numpy as np
+
+from .gradcheck import numeric_derivative
+
+__all__ = [
+    "CheckFailed",
+    "check_softmax",
+    "check_cross_entropy",
+    "check_softmax_grad",
+    "check_softmax_jacobian",
+    "check_sigmoid_grad",
+    "check_scalar_forward_backward",
+    "check_backward",
+    "check_sgd_update",
+]
+
+RTOL, ATOL = 1e-4, 1e-6
+"""An entry passes when |obtained - expected| <= ATOL + RTOL |expected|.
+
+Loose enough for a float32 implementation (relative rounding ~1e-7) and for the
+finite differences (error ~1e-10 here); every mistake listed above is off by far
+more on the cases used (entries of size ~0.01 to 1).
+"""
+
+PARAM_NAMES = ("W", "b", "V", "c")
+# backprop order: the first wrong gradient in this order is the one to fix first,
+# because every later one is computed from it
+BACKWARD_ORDER = ("c", "V", "b", "W")
+PARAM_SHAPES = {"W": ("D", "H"), "b": ("H",), "V": ("H", "K"), "c": ("K",)}
+FORMULAS = {
+    "W": "dl/dW = x^T dl/dz, shape (D, H)",
+    "b": "dl/db = dl/dz summed over the batch (axis 0), shape (H,)",
+    "V": "dl/dV = h^T dl/do, shape (H, K)",
+    "c": "dl/dc = dl/do summed over the batch (axis 0), shape (K,)",
+}
+
+
+class CheckFailed(AssertionError):
+    """A self-check found a mismatch; the message says where, by how much, and why (likely)."""
+
+
+# --------------------------------------------------------------------------------------
+# The maths the checks need: a forward pass and finite differences (no backward pass)
+# --------------------------------------------------------------------------------------
+
+def _softmax(o):
+    e = np.exp(o - o.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(o):
+    s = o - o.max(axis=-1, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _mean_loss(x, labels, p):
+    """Mean cross-entropy of the 2-layer network, float64, rows are examples."""
+    o = _sigmoid(x @ p["W"] + p["b"]) @ p["V"] + p["c"]
+    return float(-_log_softmax(o)[np.arange(len(labels)), labels].mean())
+
+
+def _numeric_grad(f, w, eps=1e-4):
+    """d f / d w for every entry of the float64 array w (perturbed in place, restored)."""
+    g = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        old = w[idx]
+
+        def f_at(step):
+            w[idx] = old + step
+            value = f()
+            w[idx] = old
+            return value
+
+        g[idx] = numeric_derivative(f_at, eps, order=4)
+    return g
+
+
+def _numeric_param_grads(x, labels, p):
+    return {name: _numeric_grad(lambda: _mean_loss(x, labels, p), p[name]) for name in PARAM_NAMES}
+
+
+def _random_case(rng, B, D=3, H=5, K=4):
+    """A batch and a network with N(0, 1)-ish weights and nonzero biases (so a
+    forgotten bias shows). D, H, K differ, so a missing transpose changes the shape."""
+    p = {"W": rng.normal(0, 1, (D, H)), "b": rng.normal(0, 0.5, H),
+         "V": rng.normal(0, 1, (H, K)), "c": rng.normal(0, 0.5, K)}
+    x = rng.normal(0, 1, (B, D))
+    labels = rng.integers(0, K, B)
+    return x, labels, p
+
+
+def _worked_example():
+    """x = (1, -1), W = [[1,1,1],[-1,-1,-1]], b = 0, V = [[1,1],[-1,-1],[-1,-1]], c = 0, class 0."""
+    p = {"W": np.array([[1.0, 1, 1], [-1, -1, -1]]), "b": np.zeros(3),
+         "V": np.array([[1.0, 1], [-1, -1], [-1, -1]]), "c": np.zeros(2)}
+    return np.array([[1.0, -1.0]]), np.array([0]), p
+
+
+# --------------------------------------------------------------------------------------
+# Comparing, and guessing what went wrong
+# --------------------------------------------------------------------------------------
+
+def _close(a, b):
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL))
+
+
+def _fmt(v):
+    return f"{float(v):+.8g}"
+
+
+def _as_array(value, check, what):
+    """The student's result as a float64 array, or CheckFailed saying what came back."""
+    if value is None:
+        raise CheckFailed(f"{check}: {what} should be numbers, but your function returned None "
+                          f"(a missing `return`?)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{check}: {what} should be numbers (an array or a list), "
+                          f"but your function returned {type(value).__name__}: {value!r:.200}") from None
+    return arr
+
+
+def _shape_cause(what, expected, obtained, dims):
+    """A likely cause for a wrong shape, or None."""
+    e, o = expected.shape, obtained.shape
+    names = dims or tuple(str(n) for n in e)
+    if len(e) == 2 and o == e[::-1]:
+        return (f"a missing transpose: {what} has shape ({names[1]}, {names[0]}) = {o} instead of "
+                f"({names[0]}, {names[1]}) = {e}; a gradient always has the shape of what it is the "
+                f"gradient of (swap the operands or transpose one of them)")
+    if len(e) == 1 and len(o) == 2 and o[1] == e[0]:
+        return (f"{what} still has one row per example, shape {o}: sum it over the batch "
+                f"(axis=0) to get shape {e}, because the bias is shared by every example")
+    if len(e) == 1 and len(o) == 2 and o[0] == e[0]:
+        return f"{what} has shape {o}, expected {e}: sum over axis 0 (the batch), not axis 1"
+    return None
+
+
+def _value_cause(expected, obtained, hypotheses, batch):
+    """The first pattern that explains obtained vs expected (same shape), as a sentence."""
+    for alt, cause in hypotheses:
+        if alt is not None and _close(obtained, np.asarray(alt, dtype=np.float64)):
+            return cause
+    if np.abs(expected).max() > ATOL:
+        if _close(obtained, -expected):
+            return ("a flipped sign: every entry is the negative of the expected one "
+                    "(for example t - y where y - t belongs, or a minus sign lost in the chain rule)")
+        if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and _close(obtained, expected.T):
+            return "a missing transpose: the values are those of the expected matrix, transposed"
+        if batch > 1 and _close(obtained, batch * expected):
+            return (f"a forgotten mean over the batch: every entry is {batch} (the batch size B) times "
+                    f"too large; the loss is the MEAN over the batch, so divide by B once")
+        if batch > 1 and _close(obtained, expected / batch):
+            return (f"divided by the batch size twice: every entry is {batch} (B) times too small; "
+                    f"divide by B once, where dl/do = (y - t) / B")
+    diff = obtained - expected
+    if diff.size > 1 and np.allclose(diff, diff.flat[0], rtol=0, atol=ATOL):
+        return (f"off by a constant ({_fmt(diff.flat[0])} in every entry): a term is missing or "
+                f"extra, for example a forgotten bias")
+    if diff.ndim == 2 and diff.shape[0] > 1 and np.allclose(diff, diff[0], rtol=0, atol=ATOL):
+        return "off by the same vector in every row: a forgotten bias (or one added twice)"
+    return None
+
+
+def _compare(check, what, expected, obtained, *, context="", hint="", hypotheses=(), batch=1, dims=None):
+    """Raise CheckFailed unless obtained matches expected (float64 arrays)."""
+    where = f" ({context})" if context else ""
+    if obtained.shape != expected.shape:
+        cause = _shape_cause(what, expected, obtained, dims) or (
+            f"{what} must have shape {expected.shape}" + (f": {hint}" if hint else ""))
+        raise CheckFailed(f"{check}: {what} has the wrong shape{where}: expected {expected.shape}, "
+                          f"obtained {obtained.shape}.\n  likely cause: {cause}")
+    if not np.isfinite(obtained).all():
+        idx = np.unravel_index(int(np.argmax(~np.isfinite(obtained))), obtained.shape)
+        raise CheckFailed(
+            f"{check}: {what}{_entry(idx)} is {float(obtained[idx])} (not finite){where}; "
+            f"expected {_fmt(float(expected[idx]))}.\n"
+            f"  likely cause: an overflow: exp of a large number is inf; subtract the row maximum "
+            f"before exp (softmax), use log-softmax for the loss, a stable sigmoid")
+    if _close(obtained, expected):
+        return
+    err = np.abs(obtained - expected) - RTOL * np.abs(expected)
+    idx = np.unravel_index(int(np.argmax(err)), expected.shape)
+    entry = _entry(idx)
+    cause = _value_cause(expected, obtained, hypotheses, batch)
+    if cause is None:
+        cause = ("no simple pattern (sign, transpose, factor B, constant offset) explains the "
+                 "difference; go through the chain rule for this quantity again"
+                 + (f": {hint}" if hint else ""))
+    n_bad = int(np.count_nonzero(~np.isclose(obtained, expected, rtol=RTOL, atol=ATOL)))
+    count = f"; {n_bad} of {expected.size} entries differ" if expected.size > 1 else ""
+    raise CheckFailed(
+        f"{check}: {what}{entry} is wrong{where}{count}.\n"
+        f"  expected {_fmt(expected[idx])}\n"
+        f"  obtained {_fmt(obtained[idx])}\n"
+        f"  likely cause: {cause}")
+
+
+def _entry(idx):
+    """'[i, j]' for an index tuple; '' for a single number."""
+    return f"[{', '.join(str(int(i)) for i in idx)}]" if idx else ""
+
+
+def _call(check, fn, *args):
+    """Call the student's function; a crash inside it is reported as what it is (not hidden)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(*args)
+
+
+def _grads_dict(check, grads):
+    """Accept a dict with 'W', 'b', 'V', 'c' or a 4-tuple (gW, gb, gV, gc)."""
+    if isinstance(grads, dict):
+        missing = [n for n in PARAM_NAMES if n not in grads]
+        if missing:
+            raise CheckFailed(f"{check}: the grads dict has no entry for {', '.join(missing)}; "
+                              f"it needs keys 'W', 'b', 'V', 'c'")
+        return grads
+    if isinstance(grads, (tuple, list)) and len(grads) == 4:
+        return dict(zip(PARAM_NAMES, grads))
+    raise CheckFailed(f"{check}: grads must be a dict with keys 'W', 'b', 'V', 'c' or a tuple "
+                      f"(dW, db, dV, dc), got {type(grads).__name__}")
+
+
+def _loss_and_grads(check, out):
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise CheckFailed(f"{check}: your function must return (loss, grads), "
+                          f"got {type(out).__name__}{'' if not isinstance(out, tuple) else f' of length {len(out)}'}")
+    loss, grads = out
+    return _as_array(loss, check, "the loss"), _grads_dict(check, grads)
+
+
+def _passed(message):
+    print(f"✓ {message}")
+
+
+# --------------------------------------------------------------------------------------
+# Softmax and cross-entropy
+# --------------------------------------------------------------------------------------
+
+def check_softmax(fn, batched=True):
+    """Check a softmax: fn(o) -> y, probabilities of the same shape.
+
+    Args:
+        fn: your function. With ``batched=True`` it gets logits o of shape (B, K),
+            one row per example, and must return y of shape (B, K), each ROW summing
+            to 1. With ``batched=False`` it gets one vector (K,) and returns (K,).
+    Cases: equal logits (uniform answer), a few ordinary rows, and logits of +-1000,
+    which overflow exp unless the row maximum is subtracted first.
+    """
+    name = "check_softmax"
+    cases = [np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-2.0, 0.5, 1.0]]), np.zeros((1, 3)),
+             np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 999.0]])]
+    for o in cases:
+        arg = o if batched else o[0]
+        expected = _softmax(arg)
+        obtained = _as_array(_call(name, fn, arg.copy()), name, "y")
+        with np.errstate(all="ignore"):   # the wrong versions may overflow; only compared
+            e = np.exp(arg)
+            hypotheses = [(e, "the exponentials are not normalised: divide by their sum")]
+            if batched and o.shape[0] > 1:
+                hypotheses += [
+                    (e / e.sum(axis=0, keepdims=True),
+                     "normalised each COLUMN: rows are examples, so sum over axis=1 (keepdims=True)"),
+                    (e / e.sum(), "divided by the sum over the whole batch: normalise each row "
+                                  "(axis=1, keepdims=True)")]
+        _compare(name, "y = softmax(o)", expected, obtained, hypotheses=hypotheses,
+                 context=f"o = {arg.tolist()}",
+                 hint="y_k = exp(o_k - max(o)) / sum_j exp(o_j - max(o))")
+    _passed(f"{name} passed: known values, rows sum to 1, no overflow at logits of +-1000")
+
+
+def check_cross_entropy(fn, batched=True, from_logits=True, one_hot=False):
+    """Check a cross-entropy loss: the mean of -log y_label over the examples.
+
+    Args:
+        fn: your function, called as ``fn(inputs, targets)``:
+            inputs are logits o (``from_logits=True``) or probabilities y (False);
+            targets are integer labels (``one_hot=False``) or one-hot rows t (True).
+            With ``batched=True``: inputs (B, K), targets (B,) or (B, K); return the
+            MEAN loss over the B examples (a float). With ``batched=False``: inputs
+            (K,), target an int or a (K,) one-hot vector; return the loss of that example.
+        batched, from_logits, one_hot: see above.
+    Cases: uniform logits (loss log K), ordinary values, and (from logits) a logit
+    gap of 1000, where the loss is 1000 and exp/log without log-softmax gives inf.
+    """
+    name = "check_cross_entropy"
+    cases = [(np.zeros((2, 4)), np.array([0, 3])),
+             (np.array([[2.0, 0.0, 0.0], [0.5, -1.0, 1.5], [0.0, 0.0, 3.0]]), np.array([0, 2, 1]))]
+    if from_logits:
+        cases.append((np.array([[0.0, 1000.0], [1000.0, 0.0]]), np.array([0, 0])))
+    for o, labels in cases:
+        if not batched:
+            o, labels = o[:1], labels[:1]
+        K = o.shape[1]
+        logp = _log_softmax(o)
+        per_example = -logp[np.arange(len(labels)), labels]
+        expected = np.array(per_example.mean())
+        inputs = o if from_logits else np.exp(logp)
+        t = np.eye(K)[labels]
+        targets = t if one_hot else labels
+        if not batched:
+            inputs, targets = inputs[0], (targets[0] if one_hot else int(targets[0]))
+        obtained = _as_array(_call(name, fn, inputs.copy(), targets), name, "the loss")
+        if obtained.shape != ():
+            raise CheckFailed(f"{name}: the loss must be one number, got shape {obtained.shape}.\n"
+                              f"  likely cause: " + ("take the mean over the examples (and the sum over "
+                                                     "the classes)" if batched else
+                                                     "pick -log y[label] (or sum t * -log y over the classes)"))
+        hypotheses = [(expected / np.log(10), "log base 10: use the natural log (np.log)"),
+                      (expected / np.log(2), "log base 2: use the natural log (np.log)"),
+                      (expected / K, f"averaged over the K = {K} classes as well: sum over the classes "
+                                     "(only the true class counts), average over the examples")]
+        if batched and len(labels) > 1:
+            hypotheses.append((per_example.sum(), f"a forgotten mean over the batch: this is the SUM "
+                                                  f"over the {len(labels)} examples; divide by B"))
+        _compare(name, "the loss", expected, obtained, hypotheses=hypotheses,
+                 context=f"{'logits' if from_logits else 'y'} = {inputs.tolist()}, targets = "
+                         f"{np.asarray(targets).tolist()}",
+                 hint="l = -log y_label = -(o_label - max o) + log sum_k exp(o_k - max o)")
+    stable = " and a logit gap of 1000" if from_logits else ""
+    _passed(f"{name} passed: log K for uniform logits, known values{stable}")
+
+
+def _one_hot(label, K):
+    t = np.zeros(K)
+    t[label] = 1.0
+    return t
+
+
+def check_softmax_grad(fn):
+    """Check dl/do for softmax followed by cross-entropy, one example: fn(y, t) -> dl/do.
+
+    Args:
+        fn: your function; y (K,) probabilities (softmax of the logits), t (K,) the
+            one-hot target; returns dl/do (K,) where l = -log y_label. (The answer,
+            report eq. 1.5, is short; the check compares with finite differences of l(o).)
+    """
+    name = "check_softmax_grad"
+    rng = np.random.default_rng(1)
+    for o, label in [(np.array([0.0, 0.0]), 0), (rng.normal(0, 1, 4), 2), (rng.normal(0, 2, 5), 0)]:
+        K = len(o)
+        y, t = _softmax(o), _one_hot(label, K)
+        w = o.copy()
+        expected = _numeric_grad(lambda: float(-_log_softmax(w)[label]), w)
+        obtained = _as_array(_call(name, fn, y.copy(), t.copy()), name, "dl/do")
+        hypotheses = [(y, "y instead of y - t: off by t (1 at the true class); dl/do = y - t"),
+                      (-t / y, "this is dl/dy (eq. 1.1); multiply by the softmax Jacobian dy/do "
+                               "to get dl/do")]
+        _compare(name, "dl/do", expected, obtained, hypotheses=hypotheses,
+                 context=f"y = {np.round(y, 6).tolist()}, t = {t.tolist()}",
+                 hint="dl/do_j = sum_i dl/dy_i dy_i/do_j")
+    _passed(f"{name} passed: dl/do matches finite differences for K = 2, 4, 5")
+
+
+def check_softmax_jacobian(fn):
+    """Check the softmax Jacobian: fn(y) -> J with J[i, j] = dy_i / do_j, shape (K, K).
+
+    Args: fn, your function; y (K,) probabilities. Compared with finite differences.
+    """
+    name = "check_softmax_jacobian"
+    rng = np.random.default_rng(2)
+    for o in (np.array([0.0, 0.0]), rng.normal(0, 1, 3), rng.normal(0, 1, 5)):
+        K = len(o)
+        y = _softmax(o)
+        expected = np.empty((K, K))
+        for i in range(K):
+            w = o.copy()
+            expected[i] = _numeric_grad(lambda: float(_softmax(w)[i]), w)
+        obtained = _as_array(_call(name, fn, y.copy()), name, "J")
+        if obtained.shape == (K + 1, K + 1):
+            raise CheckFailed(f"{name}: J has shape {obtained.shape}, expected ({K}, {K}).\n"
+                              f"  likely cause: one class too many: the classes are 0 .. K-1 "
+                              f"(the report's matrix (1.4) runs y_0 .. y_C, a slip)")
+        hypotheses = [(-np.outer(y, y), "the diagonal term is missing: dy_i/do_i = y_i (1 - y_i), "
+                                        "i.e. J = diag(y) - y y^T"),
+                      (np.diag(y * (1 - y)), "the off-diagonal entries are missing: "
+                                             "dy_i/do_j = -y_i y_j for i != j")]
+        _compare(name, "J = dy/do", expected, obtained, hypotheses=hypotheses,
+                 context=f"y = {np.round(y, 6).tolist()}", hint="J[i, j] = y_i (delta_ij - y_j)")
+    _passed(f"{name} passed: J matches finite differences for K = 2, 3, 5")
+
+
+# --------------------------------------------------------------------------------------
+# Sigmoid
+# --------------------------------------------------------------------------------------
+
+def check_sigmoid_grad(fn, takes="z"):
+    """Check the derivative of the sigmoid, elementwise.
+
+    Args:
+        fn: your function. With ``takes="z"``: fn(z) -> dh/dz = sigmoid'(z), same shape
+            as z. With ``takes="h"``: fn(h) -> dh/dz written in terms of h = sigmoid(z).
+    Cases: a (2, 4) array including z = 0 (slope 1/4) and z = +-30 (slope ~0).
+    """
+    if takes not in ("z", "h"):
+        raise ValueError(f"takes must be 'z' or 'h', got {takes!r}")
+    name = "check_sigmoid_grad"
+    z = np.array([[0.0, 1.0, -2.0, 0.5], [3.0, -0.25, 30.0, -30.0]])
+    h = _sigmoid(z)
+    # each h_ij depends on z_ij only, so the derivative is one finite difference per entry
+    expected = np.vectorize(lambda v: numeric_derivative(lambda s: float(_sigmoid(v + s)), 1e-4))(z)
+    arg = z if takes == "z" else h
+    obtained = _as_array(_call(name, fn, arg.copy()), name, "dh/dz")
+    hypotheses = [(h, "this is sigmoid(z) itself, not its derivative h (1 - h)"),
+                  (1 - h, "the factor h is missing: sigmoid'(z) = h (1 - h)")]
+    if takes == "z":
+        hypotheses.append((z * (1 - z), "z (1 - z): the formula needs h = sigmoid(z), not z: "
+                                        "sigmoid'(z) = h (1 - h)"))
+    _compare(name, "dh/dz", expected, obtained, hypotheses=hypotheses,
+             context=f"{takes} = {np.round(arg, 6).tolist()}", hint="sigmoid'(z) = h (1 - h), h = sigmoid(z)")
+    _passed(f"{name} passed: sigmoid'(0) = 1/4, and matches finite differences elsewhere")
+
+
+# --------------------------------------------------------------------------------------
+# The network: scalar and vectorized backward passes
+# --------------------------------------------------------------------------------------
+
+def _bias_hypotheses(x, labels, p):
+    """What the loss would be with b or c left out of the forward pass."""
+    return [(_mean_loss(x, labels, dict(p, b=np.zeros_like(p["b"]))),
+             "a forgotten bias b: the loss is what z = x W (without + b) gives; z = x W + b"),
+            (_mean_loss(x, labels, dict(p, c=np.zeros_like(p["c"]))),
+             "a forgotten bias c: the loss is what o = h V (without + c) gives; o = h V + c")]
+
+
+def _check_network(name, x, labels, p, loss, grads, context):
+    """Compare a (loss, grads) pair with the forward pass's loss and finite differences."""
+    B = len(labels)
+    expected_loss = np.array(_mean_loss(x, labels, p))
+    _compare(name, "the loss", expected_loss, loss, context=context, batch=B,
+             hypotheses=[(np.array(a), c) for a, c in _bias_hypotheses(x, labels, p)],
+             hint="l = mean over the batch of -log softmax(o)[label], o = sigmoid(x W + b) V + c")
+    expected = _numeric_param_grads(x, labels, p)
+    t_mean = np.eye(p["c"].size)[labels].mean(axis=0)
+    for pname in BACKWARD_ORDER:
+        obtained = _as_array(grads[pname], name, f"dl/d{pname}")
+        hypotheses = []
+        if pname == "c":
+            hypotheses = [(expected["c"] + t_mean, "y instead of y - t: dl/dc is off by t "
+                                                   "(averaged over the batch); dl/do = (y - t) / B")]
+        _compare(name, f"dl/d{pname}", expected[pname], obtained, context=context, batch=B,
+                 hypotheses=hypotheses, hint=FORMULAS[pname], dims=PARAM_SHAPES[pname])
+
+
+def _snapshot(p):
+    return {k: np.array(v, dtype=np.float64) for k, v in p.items()}
+
+
+def _check_unchanged(name, before, after, what):
+    for k in before:
+        if not np.array_equal(before[k], np.array(after[k], dtype=np.float64)):
+            raise CheckFailed(f"{name}: your function changed its argument {what}{k!r}; "
+                              f"computing the loss and gradients must leave the weights alone "
+                              f"(work on new arrays, not with -= or [...] = on the inputs)")
+
+
+def check_scalar_forward_backward(fn):
+    """Check a one-example forward and backward pass with Python lists.
+
+    Args:
+        fn: your function, ``fn(x, label, W, b, V, c) -> (loss, grads)`` like
+            :func:`mlp_helpers.scalar.forward_backward`: x is D floats, label an int,
+            W D lists of H floats, b H floats, V H lists of K floats, c K floats;
+            loss = -log y_label (a float); grads a dict 'W', 'b', 'V', 'c' (or a
+            4-tuple) in the same nested-list shapes.
+    Cases: the worked example (x = (1, -1), W = [[1,1,1],[-1,-1,-1]], b = 0,
+    V = [[1,1],[-1,-1],[-1,-1]], c = 0, class 0: loss log 2, dl/do = (-1/2, 1/2)),
+    then two random 3-5-4 networks with nonzero biases, against finite differences.
+    """
+    name = "check_scalar_forward_backward"
+    rng = np.random.default_rng(3)
+    cases = [("the worked example", *_worked_example())]
+    cases += [(f"random 3-5-4 network #{i + 1}", *_random_case(rng, 1)) for i in range(2)]
+    for label_text, x, labels, p in cases:
+        args = [x[0].tolist(), int(labels[0])] + [p[k].tolist() for k in PARAM_NAMES]
+        before = _snapshot(dict(zip(PARAM_NAMES, args[2:])))
+        out = _call(name, fn, *args)
+        _check_unchanged(name, before, dict(zip(PARAM_NAMES, args[2:])), "")
+        loss, grads = _loss_and_grads(name, out)
+        _check_network(name, x, labels, p, loss, grads, context=f"{label_text}, label {int(labels[0])}")
+    _passed(f"{name} passed: the worked example (loss log 2) and two random networks; "
+            f"dl/dW, dl/db, dl/dV, dl/dc match finite differences")
+
+
+def check_backward(fn):
+    """Check a vectorized forward + backward pass on batches (rows are examples).
+
+    Args:
+        fn: your function, ``fn(x, labels, params) -> (loss, grads)``: x (B, D) float64,
+            labels (B,) int64 in [0, K), params a dict 'W' (D, H), 'b' (H,), 'V' (H, K),
+            'c' (K,) of float64 arrays. loss is the MEAN cross-entropy over the batch
+            (a float); grads a dict like params (or a tuple (dW, db, dV, dc)) with the
+            gradients of that mean. ``params`` must not be modified.
+            (To check a network object, pass ``lambda x, y, p: my_loss(x, y, p)``.)
+    Cases: batches of B = 6 and B = 1 on random 3-5-4 networks with nonzero biases;
+    D, H, K all differ, so a missing transpose shows up as a wrong shape.
+    """
+    name = "check_backward"
+    rng = np.random.default_rng(4)
+    for B in (6, 1):
+        x, labels, p = _random_case(rng, B)
+        before = _snapshot(p)
+        given = {k: v.copy() for k, v in p.items()}
+        out = _call(name, fn, x.copy(), labels.copy(), given)
+        _check_unchanged(name, before, given, "params")
+        loss, grads = _loss_and_grads(name, out)
+        _check_network(name, x, labels, p, loss, grads, context=f"batch of B = {B}, D=3, H=5, K=4")
+    _passed(f"{name} passed: the mean loss and dl/dW, dl/db, dl/dV, dl/dc match finite "
+            f"differences on batches of 6 and 1")
+
+
+# --------------------------------------------------------------------------------------
+# The update
+# --------------------------------------------------------------------------------------
+
+def _update_hypotheses(p, g, lr, name):
+    return [
+        (lr * g, f"{name} was ASSIGNED alpha * grad ({name} = alpha * d{name}) instead of updated: "
+                 f"the old weights are thrown away (the report's snippet has this slip for b, V and c); "
+                 f"write {name} -= alpha * d{name}"),
+        (-lr * g, f"{name} = -alpha * d{name} drops the old value: write {name} -= alpha * d{name}"),
+        (p + lr * g, f"a flipped sign: {name} + alpha * grad climbs uphill (the report's printed rule "
+                     f"w_new = w + alpha grad is a slip); gradient descent subtracts: "
+                     f"{name} -= alpha * d{name}"),
+        (p - g, f"the learning rate is missing: {name} -= alpha * d{name}"),
+        (p, f"{name} did not change: if you wrote `{name} = {name} - alpha * d{name}` (or "
+            f"`{name} = alpha * d{name}`) inside the function, that rebinds a local name and "
+            f"the network's array is untouched; update in place: {name} -= alpha * d{name}"),
+    ]
+
+
+def _make_params(rng, lists):
+    p = {"W": rng.normal(0, 1, (3, 5)), "b": rng.normal(0, 1, 5),
+         "V": rng.normal(0, 1, (5, 4)), "c": rng.normal(0, 1, 4)}
+    g = {k: rng.normal(0, 1, v.shape) for k, v in p.items()}
+    if lists:
+        return ({k: v.tolist() for k, v in p.items()}, {k: v.tolist() for k, v in g.items()})
+    return p, g
+
+
+def check_sgd_update(fn, lists=False, lr=0.1):
+    """Check one step of gradient descent: fn(params, grads, lr) updates params IN PLACE.
+
+    Args:
+        fn: your function. params and grads are dicts 'W', 'b', 'V', 'c' of numpy
+            arrays (``lists=False``, shapes (3, 5), (5,), (5, 4), (4,)) or nested lists
+            of floats (``lists=True``, as in notebook 02). After the call every array
+            (list) in params must hold w - lr * dl/dw: the SAME objects, changed in
+            place, because the network (and the training loop) keeps referring to them.
+            A return value is allowed but not needed.
+        lists: see above. lr: the learning rate passed to fn.
+    """
+    name = "check_sgd_update"
+    rng = np.random.default_rng(5)
+    params, grads = _make_params(rng, lists)
+    p0, g0 = _snapshot(params), _snapshot(grads)
+    objects = dict(params)                    # the arrays / lists the network holds
+    returned = _call(name, fn, params, grads, lr)
+    _check_unchanged(name, g0, grads, "grads")
+    if isinstance(returned, (tuple, list)) and len(returned) == 4 and not lists:
+        returned = dict(zip(PARAM_NAMES, returned))
+    after = returned if isinstance(returned, dict) else params
+    for k in PARAM_NAMES:
+        expected = p0[k] - lr * g0[k]
+        obtained = _as_array(after[k], name, f"the new {k}")
+        _compare(name, f"the updated {k}", expected, obtained, context=f"lr = {lr}",
+                 hypotheses=_update_hypotheses(p0[k], g0[k], lr, k), hint=f"{k} -= lr * d{k}")
+    for k in PARAM_NAMES:
+        held = np.array(objects[k], dtype=np.float64)
+        if not _close(held, p0[k] - lr * g0[k]) or params[k] is not objects[k]:
+            raise CheckFailed(
+                f"{name}: the values you return are right, but the array {k} that the network holds "
+                f"was not updated in place (it still has its old values, or params[{k!r}] now points "
+                f"to a new array).\n  likely cause: `{k} = {k} - lr * d{k}` or `params[{k!r}] = ...` "
+                f"makes a new object; write `params[{k!r}] -= lr * grads[{k!r}]`"
+                + (" (with lists: loop and do row[j] -= lr * grow[j])" if lists else ""))
+    _passed(f"{name} passed: every parameter moved by -lr * grad, in place")
