@@ -1,0 +1,289 @@
+"""Training: stochastic gradient descent with a record of how it went.
+
+One SGD step on a batch (batch_size=1 is the report's per-example SGD)::
+
+    loss, grads = net.loss(x_batch, y_batch)     # mean cross-entropy over the batch
+    for each parameter w:  w -= lr * grads[w]    # step downhill (the report prints +)
+
+``train`` repeats that over the training set, reshuffled every epoch, and returns a
+:class:`History`: the training loss of every epoch, the validation loss and accuracy
+after every epoch, the running mean of the loss every ``log_every`` examples (the
+report's loss curve), and the wall time of every epoch.
+
+The steps are done by the fast loops in :mod:`mlp_helpers._fast` -- the same maths,
+arranged to avoid Python and allocation overhead (tests check they agree with the
+plain loop above to float rounding).
+"""
+import json
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from ._checks import check_inputs, check_labels, check_positive_float, check_positive_int
+from ._fast import MinibatchSGD, PerExampleSGD
+
+__all__ = ["train", "History"]
+
+
+@dataclass
+class History:
+    """What happened during one call of :func:`train`.
+
+    Settings: ``lr``, ``batch_size``, ``epochs`` (asked for), ``seed``, ``n_train``.
+
+    Per completed epoch e (lists, one entry each):
+        train_loss[e]: mean training loss over epoch e, averaged over its examples
+            as they were seen during the epoch -- each example's loss is taken just
+            before the step that learns from it, so this is the running estimate the
+            report plots, not a re-evaluation of the final network on the training set.
+        val_loss[e], val_acc[e]: mean cross-entropy and accuracy on ``val`` after
+            epoch e (``net.mean_loss`` and ``net.accuracy``); empty lists without val.
+        epoch_time[e]: seconds of training in epoch e (validation not included).
+
+    Every ``log_every`` examples (counted across epochs):
+        running_loss[i]: mean loss of the examples since the previous entry;
+        running_at[i]: number of training examples seen so far.
+
+    Flags: ``diverged`` (the loss became NaN or inf, training stopped),
+    ``stopped`` (a callback returned True). ``examples_seen``: examples stepped on.
+    An epoch cut short by divergence or a callback adds no per-epoch entry.
+    """
+
+    lr: float
+    batch_size: int
+    epochs: int
+    seed: int
+    n_train: int
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    running_loss: list = field(default_factory=list)
+    running_at: list = field(default_factory=list)
+    epoch_time: list = field(default_factory=list)
+    diverged: bool = False
+    stopped: bool = False
+    examples_seen: int = 0
+
+    @property
+    def epochs_done(self):
+        """Number of completed epochs (the length of ``train_loss``)."""
+        return len(self.train_loss)
+
+    def to_dict(self):
+        """A plain dict of Python numbers, lists and bools (``json.dumps`` works on it)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d):
+        """The History that ``to_dict`` gave ``d`` (unknown keys are an error)."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"d has keys History does not know: {sorted(unknown)}; allowed: {sorted(names)}")
+        return cls(**{k: (list(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+    def __repr__(self):
+        last = ""
+        if self.train_loss:
+            last = f", train_loss[-1]={self.train_loss[-1]:.4f}"
+        if self.val_acc:
+            last += f", val_acc[-1]={self.val_acc[-1]:.4f}"
+        flags = "".join(f", {k}=True" for k in ("diverged", "stopped") if getattr(self, k))
+        return (f"History(lr={self.lr}, batch_size={self.batch_size}, "
+                f"epochs={self.epochs_done}/{self.epochs}{last}{flags})")
+
+
+def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
+          log_every=1000, progress=True, callback=None):
+    """Train ``net`` in place with minibatch SGD; return a :class:`History`.
+
+    Args:
+        net: an MLP; its ``params`` are updated in place.
+        data: a pair (x, y): x (N, D) real array with D == net.n_in (cast to
+            net.dtype), y (N,) integer labels in [0, net.n_out).
+        val: None or a pair (x_val, y_val) like ``data``, evaluated after each epoch.
+        lr: learning rate, a finite number > 0. Each step is ``w -= lr * dl/dw``.
+        epochs: passes over the data (integer >= 1); reshuffled before each.
+        batch_size: examples per step (1 <= batch_size <= N); the loss of a step is
+            the mean over its batch. 1 is per-example SGD, the report's setting.
+        seed: seeds ``np.random.default_rng`` for the shuffles; the same seed, net and
+            data give the same History (apart from ``epoch_time``).
+        log_every: record the running mean loss every this many examples (>= 1).
+        progress: show a tqdm progress bar (a widget in Jupyter), updated every
+            ``log_every`` examples.
+        callback: None or ``callback(event, history)``, called with event "log" after
+            each running-loss entry and "epoch" after each epoch (its validation
+            metrics already appended). Returning True stops training there
+            (``history.stopped``); from another thread, set a flag the callback reads.
+
+    A non-finite loss stops training with a RuntimeWarning naming the learning rate,
+    and ``history.diverged`` is True. Per-example SGD runs with one BLAS thread (if
+    threadpoolctl is installed): matrix-vector work is faster that way.
+    """
+    x, y, x_val, y_val = _check_data(net, data, val)
+    lr = check_positive_float(lr, "lr")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if batch_size > len(x):
+        raise ValueError(f"batch_size must be at most the number of training examples N = {len(x)}, "
+                         f"got batch_size={batch_size}")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    log_every = check_positive_int(log_every, "log_every")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be None or a function callback(event, history), got {callback!r}")
+
+    history = History(lr=lr, batch_size=batch_size, epochs=epochs, seed=seed, n_train=len(x))
+    if batch_size == 1:
+        stepper = PerExampleSGD(net, x, y, lr)
+    else:
+        stepper = MinibatchSGD(net, x, y, lr, batch_size)
+    run = _Run(history, stepper, log_every, callback)
+    rng = np.random.default_rng(seed)
+    bar = _progress_bar(progress, epochs * len(x))
+    try:
+        # numpy's overflow warnings would only precede ours: a non-finite loss is caught below
+        with _blas_threads(1 if batch_size == 1 else None), np.errstate(all="ignore"):
+            for epoch in range(epochs):
+                if bar is not None:
+                    bar.set_description(f"epoch {epoch + 1}/{epochs}")
+                start = time.perf_counter()
+                finished = run.epoch(rng.permutation(len(x)), bar)
+                elapsed = time.perf_counter() - start
+                if not finished:
+                    break
+                history.train_loss.append(run.epoch_loss)
+                history.epoch_time.append(elapsed)
+                if x_val is not None:
+                    history.val_loss.append(net.mean_loss(x_val, y_val))
+                    history.val_acc.append(net.accuracy(x_val, y_val))
+                if bar is not None:
+                    bar.set_postfix(_postfix(history), refresh=False)
+                if callback is not None and callback("epoch", history) is True:
+                    history.stopped = True
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+    if history.diverged:
+        warnings.warn(
+            f"training diverged: the loss became {run.bad_loss} after {history.examples_seen} examples "
+            f"with lr={lr}; the learning rate is too large for this network -- try a smaller one "
+            f"(e.g. lr={lr / 10:g})", RuntimeWarning, stacklevel=2)
+    return history
+
+
+class _Run:
+    """The loop over one epoch: steps in blocks of up to ``log_every`` examples, and
+    the running-loss bookkeeping between blocks."""
+
+    def __init__(self, history, stepper, log_every, callback):
+        self.history, self.stepper, self.log_every, self.callback = history, stepper, log_every, callback
+        self.batch_size = history.batch_size
+        self.block_sum = 0.0      # summed per-example losses since the last log entry
+        self.block_count = 0      # examples since the last log entry
+        self.epoch_loss = math.nan
+        self.bad_loss = None
+
+    def epoch(self, order, bar):
+        """One pass over ``order``; False if training must stop (diverged or callback)."""
+        B, history = self.batch_size, self.history
+        n = len(order)
+        batches = order.tolist() if B == 1 else [order[i:i + B] for i in range(0, n, B)]
+        sizes = None if B == 1 else np.array([len(b) for b in batches], dtype=np.float64)
+        losses = np.empty(len(batches))
+        step = 0
+        while step < len(batches):
+            # steps up to the next log point (counted in examples, across epochs)
+            need = self.log_every - self.block_count
+            count = min(len(batches) - step, need if B == 1 else -(-need // B))
+            done = self.stepper.run(batches[step:step + count], losses[step:step + count])
+            block = losses[step:step + done]
+            weights = 1.0 if B == 1 else sizes[step:step + done]
+            examples = done if B == 1 else int(sizes[step:step + done].sum())
+            step += done
+            history.examples_seen += examples
+            if done and not math.isfinite(block[-1]):
+                history.diverged = True
+                self.bad_loss = float(block[-1])
+                return False
+            self.block_sum += float(np.sum(block * weights))
+            self.block_count += examples
+            if bar is not None:
+                bar.update(examples)
+            if self.block_count >= self.log_every:
+                history.running_loss.append(self.block_sum / self.block_count)
+                history.running_at.append(history.examples_seen)
+                self.block_sum, self.block_count = 0.0, 0
+                if bar is not None:
+                    bar.set_postfix(_postfix(history), refresh=False)
+                if self.callback is not None and self.callback("log", history) is True:
+                    history.stopped = True
+                    return False
+        # mean over the epoch's examples of the loss seen at each step
+        self.epoch_loss = float(losses.sum() / n) if B == 1 else float(losses @ sizes / n)
+        return True
+
+
+def _check_data(net, data, val):
+    """Validate (x, y) and the optional val pair against the network; cast x to net.dtype."""
+    for attr in ("params", "n_in", "n_out", "dtype", "loss"):
+        if not hasattr(net, attr):
+            raise ValueError(f"net must be an MLP (with params, n_in, n_out, dtype, loss), got {type(net).__name__}")
+    x, y = _check_pair(net, data, "data")
+    x_val = y_val = None
+    if val is not None:
+        x_val, y_val = _check_pair(net, val, "val")
+    return x, y, x_val, y_val
+
+
+def _check_pair(net, pair, name):
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        got = f"a {type(pair).__name__} of length {len(pair)}" if isinstance(pair, (tuple, list)) \
+            else type(pair).__name__
+        raise ValueError(f"{name} must be a pair (x, y) of inputs (N, D) and labels (N,), got {got}")
+    x = check_inputs(pair[0], f"{name} x", n_features=net.n_in)
+    y = check_labels(pair[1], net.n_out, f"{name} y", n_examples=x.shape[0])
+    x = np.ascontiguousarray(x, dtype=net.dtype)
+    return x, y
+
+
+def _postfix(history):
+    out = {}
+    if history.running_loss:
+        out["loss"] = f"{history.running_loss[-1]:.4f}"
+    if history.val_acc:
+        out["val_acc"] = f"{history.val_acc[-1]:.4f}"
+    return out
+
+
+def _progress_bar(progress, total):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="ex", unit_scale=True, leave=True, mininterval=0.5)
+
+
+class _blas_threads:
+    """Limit BLAS to ``n`` threads inside the block (no-op for None or without threadpoolctl)."""
+
+    def __init__(self, n):
+        self.n, self.limiter = n, None
+
+    def __enter__(self):
+        if self.n is not None:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:          # optional: training still works, a bit slower
+                return self
+            self.limiter = threadpool_limits(limits=self.n, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+        return False

@@ -1,0 +1,309 @@
+"""train() and History: determinism, the fast loops against the plain loop, callbacks,
+divergence, and every bad input. Small data throughout: the whole file takes seconds."""
+import json
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from mlp_helpers import MLP, History, load_synth, train
+from mlp_helpers._fast import MinibatchSGD, PerExampleSGD, sparse_rows
+
+
+@pytest.fixture(scope="module")
+def synth():
+    (x, y), (xv, yv), k = load_synth(num_train=600, num_val=200, seed=1)
+    return x, y, xv, yv, k
+
+
+def sparse_data(n=200, d=30, k=4, seed=0, density=0.2):
+    """MNIST-like inputs: mostly zeros, the rest in (0, 1]; a learnable labelling."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d)) * (rng.random((n, d)) < density)
+    y = (x @ rng.standard_normal((d, k))).argmax(axis=1).astype(np.int64)
+    return x, y
+
+
+def plain_sgd(net, x, y, order, lr):
+    """The textbook loop: net.loss on one example, then w -= lr * grad."""
+    losses = []
+    for i in order:
+        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])
+        losses.append(loss)
+        for k, w in net.params.items():
+            w -= lr * grads[k]
+    return np.array(losses)
+
+
+# ---- the fast loops do the same maths as the plain loop ---------------------------------
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_per_example_fast_path_equals_plain_sgd(dtype, tol, sparse):
+    x, y = sparse_data()
+    x = x.astype(dtype)
+    slow, fast = MLP(30, 12, 4, seed=3, dtype=dtype), MLP(30, 12, 4, seed=3, dtype=dtype)
+    order = np.random.default_rng(0).permutation(200).tolist() * 2       # 400 steps
+    expected = plain_sgd(slow, x, y, order, lr=0.3)
+    losses = np.empty(len(order))
+    assert PerExampleSGD(fast, x, y, 0.3, sparse=sparse).run(order, losses) == len(order)
+    np.testing.assert_allclose(losses, expected, rtol=tol, atol=tol)
+    for k in slow.params:
+        assert fast.params[k].dtype == dtype
+        np.testing.assert_allclose(fast.params[k], slow.params[k], rtol=tol, atol=tol, err_msg=k)
+    assert not np.allclose(fast.params["W"], MLP(30, 12, 4, seed=3, dtype=dtype).params["W"])
+
+
+def test_sparse_rows_layout():
+    x = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 3.0]])
+    indptr, indices, values2 = sparse_rows(x, np.float32)
+    assert indptr == [0, 1, 1, 3]
+    assert indices.tolist() == [1, 0, 2]
+    assert values2.tolist() == [[2.0, 0.0], [1.0, 0.0], [3.0, 0.0]]
+
+
+def test_train_batch_size_1_equals_plain_sgd_on_both_kinds_of_data(synth):
+    x, y, *_ = synth
+    for data in [(x.astype(np.float64), y), sparse_data()]:
+        d = data[0].shape[1]
+        net, ref = MLP(d, 8, 4, seed=0, dtype=np.float64), MLP(d, 8, 4, seed=0, dtype=np.float64)
+        h = train(net, data, lr=0.1, epochs=2, seed=5, progress=False)
+        rng = np.random.default_rng(5)
+        losses = [plain_sgd(ref, *data, rng.permutation(len(data[0])), 0.1) for _ in range(2)]
+        np.testing.assert_allclose(h.train_loss, [l.mean() for l in losses], rtol=1e-12)
+        for k in ref.params:
+            np.testing.assert_allclose(net.params[k], ref.params[k], rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind, sparse", [("synth", None), ("sparse", True), ("sparse", False)])
+def test_minibatch_path_equals_hand_written_loop(synth, kind, sparse):
+    x, y = (synth[0], synth[1]) if kind == "synth" else sparse_data(n=600, d=30, k=4)
+    x = x.astype(np.float64)
+    d, k = x.shape[1], y.max() + 1
+    net, ref = MLP(d, 8, k, seed=0, dtype=np.float64), MLP(d, 8, k, seed=0, dtype=np.float64)
+    batches = np.array_split(np.random.default_rng(0).permutation(600), 150)     # sizes 4
+    batches[3] = np.arange(100)                     # one big batch: every column in use
+    losses = np.empty(len(batches))
+    stepper = MinibatchSGD(net, x, y, 0.5, 100, sparse=sparse)
+    assert stepper.run(batches, losses) == len(batches)
+    for b, got in zip(batches, losses):
+        loss, grads = ref.loss(x[b], y[b])          # mean loss over the batch
+        assert got == pytest.approx(loss, rel=1e-12)
+        for name, w in ref.params.items():
+            w -= 0.5 * grads[name]
+    for name in ref.params:
+        np.testing.assert_allclose(net.params[name], ref.params[name], rtol=1e-11, atol=1e-13)
+
+
+def test_train_minibatch_keeps_the_last_partial_batch(synth):
+    x, y, *_ = synth
+    net = MLP(2, 8, 2, seed=0)
+    h = train(net, (x, y), lr=0.1, epochs=1, batch_size=64, log_every=100, progress=False)
+    assert h.examples_seen == 600                   # 9 batches of 64 and one of 24
+    assert h.running_at == [128, 256, 384, 512]     # logged at the first batch boundary past each 100
+    assert np.all(np.isfinite(h.running_loss))
+
+
+# ---- History -------------------------------------------------------------------------------
+
+def test_history_is_deterministic_for_a_seed(synth):
+    x, y, xv, yv, k = synth
+    runs = [train(MLP(2, 8, k, seed=0), (x, y), val=(xv, yv), lr=0.1, epochs=2, seed=s,
+                  log_every=100, progress=False) for s in (7, 7, 8)]
+    a, b, c = (r.to_dict() for r in runs)
+    for d in (a, b, c):
+        d.pop("epoch_time")
+    assert a == b
+    assert a["running_loss"] != c["running_loss"] and a["train_loss"] != c["train_loss"]
+
+
+def test_history_fields_and_json_roundtrip(synth):
+    x, y, xv, yv, k = synth
+    h = train(MLP(2, 8, k), (x, y), val=(xv, yv), lr=0.1, epochs=3, log_every=250, progress=False)
+    assert (h.lr, h.batch_size, h.epochs, h.seed, h.n_train) == (0.1, 1, 3, 0, 600)
+    assert len(h.train_loss) == len(h.val_loss) == len(h.val_acc) == len(h.epoch_time) == 3
+    assert h.running_at == list(range(250, 1801, 250))
+    assert all(0 <= a <= 1 for a in h.val_acc) and all(t > 0 for t in h.epoch_time)
+    assert not h.diverged and not h.stopped and h.epochs_done == 3
+    d = json.loads(json.dumps(h.to_dict()))
+    back = History.from_dict(d)
+    assert back == h and isinstance(back.train_loss[0], float)
+    with pytest.raises(ValueError, match="keys History does not know"):
+        History.from_dict({**d, "colour": "red"})
+
+
+def test_train_loss_is_the_mean_of_the_losses_seen_in_the_epoch(synth):
+    x, y, *_ = synth
+    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=2, log_every=1, progress=False)
+    per_example = np.array(h.running_loss)          # log_every=1: every example's loss
+    assert len(per_example) == 1200 and h.running_at[-1] == 1200
+    assert h.train_loss == pytest.approx([per_example[:600].mean(), per_example[600:].mean()], rel=1e-12)
+
+
+def test_without_val_the_val_lists_stay_empty(synth):
+    x, y, *_ = synth
+    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=1, progress=False)
+    assert h.val_loss == [] and h.val_acc == [] and len(h.train_loss) == 1
+
+
+# ---- learning ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch_size, lr", [(1, 0.05), (16, 0.5)])
+def test_loss_drops_and_accuracy_beats_chance(batch_size, lr):
+    (x, y), (xv, yv), k = load_synth(num_train=3000, num_val=1000, seed=2)
+    net = MLP(2, 16, k, seed=0)
+    before = net.mean_loss(xv, yv)
+    h = train(net, (x, y), val=(xv, yv), lr=lr, epochs=2, batch_size=batch_size, progress=False)
+    assert h.val_loss[-1] < 0.8 * before
+    assert h.train_loss[1] < h.train_loss[0]
+    assert h.val_acc[-1] > 0.75                      # half the points are in each class
+
+
+def test_per_example_sgd_learns_sparse_inputs():
+    x, y = sparse_data(n=1000, d=50, k=3, seed=1)
+    net = MLP(50, 20, 3, seed=0)
+    h = train(net, (x, y), lr=0.1, epochs=3, progress=False)
+    assert h.train_loss[-1] < 0.6 * h.train_loss[0]
+    assert net.accuracy(x, y) > 0.8
+
+
+# ---- callbacks and stopping ----------------------------------------------------------------
+
+def test_callback_events_in_order(synth):
+    x, y, xv, yv, k = synth
+    seen = []
+
+    def callback(event, history):
+        seen.append((event, history.running_at[-1] if event == "log" else len(history.val_acc)))
+
+    train(MLP(2, 8, k), (x, y), val=(xv, yv), lr=0.1, epochs=2, log_every=200, progress=False,
+          callback=callback)
+    assert seen == [("log", 200), ("log", 400), ("log", 600), ("epoch", 1),
+                    ("log", 800), ("log", 1000), ("log", 1200), ("epoch", 2)]
+
+
+def test_callback_returning_true_stops_training(synth):
+    x, y, *_ = synth
+    calls = []
+
+    def stop_at_second_log(event, history):
+        calls.append(event)
+        return len(history.running_loss) == 2
+
+    net = MLP(2, 8, 2)
+    h = train(net, (x, y), lr=0.1, epochs=3, log_every=100, progress=False, callback=stop_at_second_log)
+    assert h.stopped and not h.diverged
+    assert calls == ["log", "log"] and h.examples_seen == 200
+    assert h.train_loss == [] and h.epoch_time == []        # the cut-short epoch leaves no entry
+
+    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=3, progress=False,
+              callback=lambda event, hist: event == "epoch")
+    assert h.stopped and h.epochs_done == 1 and h.examples_seen == 600
+
+
+def test_callback_that_returns_none_or_truthy_non_bool_does_not_stop(synth):
+    x, y, *_ = synth
+    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=2, progress=False, callback=lambda e, hist: "yes")
+    assert not h.stopped and h.epochs_done == 2
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_divergence_warns_with_the_lr_and_stops(synth, batch_size):
+    x, y, *_ = synth
+    net = MLP(2, 8, 2, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(net, (x * 1e3, y), lr=1e38, epochs=3, batch_size=batch_size, progress=False)
+    assert [w.category for w in caught] == [RuntimeWarning]           # ours alone, no numpy noise
+    assert re.search(r"diverged.*lr=1e\+38.*too large", str(caught[0].message))
+    assert h.diverged and not h.stopped
+    assert h.examples_seen < 3 * 600 and h.epochs_done < 3
+    assert np.all(np.isfinite(h.running_loss))
+    json.dumps(h.to_dict())
+
+
+def test_no_warning_and_no_output_when_progress_is_off(synth, capsys):
+    x, y, xv, yv, k = synth
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(MLP(2, 8, k), (x, y), val=(xv, yv), lr=0.1, epochs=2, progress=False)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_progress_bar_writes_to_stderr(synth, capsys):
+    x, y, *_ = synth
+    train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=1, progress=True)
+    out, err = capsys.readouterr()
+    assert "600/600" in err and out == ""
+
+
+def test_training_updates_the_net_in_place(synth):
+    x, y, *_ = synth
+    net = MLP(2, 8, 2)
+    arrays = {k: v for k, v in net.params.items()}
+    before = {k: v.copy() for k, v in net.params.items()}
+    train(net, (x, y), lr=0.1, epochs=1, progress=False)
+    for k in arrays:
+        assert net.params[k] is arrays[k]
+        assert not np.array_equal(net.params[k], before[k]), k
+
+
+# ---- bad input -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lr=0), r"lr must be a finite number > 0, got 0"),
+    (dict(lr=-1), r"lr must be a finite number > 0, got -1"),
+    (dict(lr=float("nan")), r"lr must be a finite number > 0, got nan"),
+    (dict(lr="fast"), r"lr must be a finite number > 0, got 'fast'"),
+    (dict(batch_size=0), r"batch_size must be an integer >= 1, got 0"),
+    (dict(batch_size=2.5), r"batch_size must be an integer >= 1, got 2.5"),
+    (dict(batch_size=601), r"batch_size must be at most the number of training examples N = 600"),
+    (dict(epochs=0), r"epochs must be an integer >= 1, got 0"),
+    (dict(log_every=0), r"log_every must be an integer >= 1"),
+    (dict(seed=-1), r"seed must be an integer >= 0"),
+    (dict(progress="no"), r"progress must be True or False"),
+    (dict(callback=3), r"callback must be None or a function"),
+])
+def test_bad_settings_raise_value_error_naming_them(synth, kwargs, match):
+    x, y, *_ = synth
+    with pytest.raises(ValueError, match=match):
+        train(MLP(2, 4, 2), (x, y), **{"progress": False, **kwargs})
+
+
+def _bad_data(synth):
+    x, y, xv, yv, k = synth
+    nan_x = x.copy()
+    nan_x[3, 1] = np.nan
+    return [
+        (dict(data=x), r"data must be a pair \(x, y\).*got ndarray"),
+        (dict(data=(x, y, y)), r"data must be a pair \(x, y\).*length 3"),
+        (dict(data=(x, y[:-1])), r"data y must have one label per row of x \(600\), got 599"),
+        (dict(data=(x, y + 5)), r"data y must be class labels in \[0, 2\), got values from 5 to 6"),
+        (dict(data=(x, -y)), r"data y must be class labels in \[0, 2\)"),
+        (dict(data=(x, y.astype(float))), r"data y must hold integer class labels"),
+        (dict(data=(np.hstack([x, x]), y)), r"data x must have 2 columns.*got shape \(600, 4\)"),
+        (dict(data=(x[:, 0], y)), r"data x must be 2-D"),
+        (dict(data=(nan_x, y)), r"data x must be finite, but 1 entries are NaN or inf"),
+        (dict(data=(x[:0], y[:0])), r"data x is empty"),
+        (dict(data=(x.tolist(), y)), r"data x must be a numpy array"),
+        (dict(val=(xv[:, :1], yv)), r"val x must have 2 columns.*got shape \(200, 1\)"),
+        (dict(val=(xv, yv[:10])), r"val y must have one label per row of x \(200\), got 10"),
+        (dict(val=xv), r"val must be a pair \(x, y\)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(14))
+def test_bad_data_raises_value_error_naming_the_argument(synth, case):
+    x, y, *_ = synth
+    kwargs, match = _bad_data(synth)[case]
+    kwargs = {"data": (x, y), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        train(MLP(2, 4, 2), kwargs.pop("data"), progress=False, **kwargs)
+
+
+def test_not_a_network_is_rejected(synth):
+    x, y, *_ = synth
+    with pytest.raises(ValueError, match="net must be an MLP"):
+        train("net", (x, y), progress=False)
