@@ -59,7 +59,7 @@ _RC = {
     "figure.dpi": 100,
 }
 
-LOSS_LABEL = r"loss $l$ (mean cross-entropy)"
+LOSS_LABEL = r"loss $\ell$ (mean cross-entropy)"
 _KEY_NAMES = {
     "train_loss": "training loss",
     "val_loss": "validation loss",
@@ -306,7 +306,7 @@ def running_loss(histories, every=1000, *, labels=None, title=None, ax=None, sav
             label = labels[i] if labels is not None else (None if len(hs) == 1 else _default_label(h, i))
             ax.plot(x, m, "-", lw=1.2, color=TRAIN_COLOR if len(hs) == 1 else f"C{i % 10}", label=label)
         ax.set_xlabel("examples seen")
-        ax.set_ylabel(f"mean loss $l$ per {every:,} examples")
+        ax.set_ylabel(f"mean loss $\\ell$ per {every:,} examples")
         ax.set_title(title or f"Training loss, mean per {every:,} examples")
         ax.grid(True, alpha=0.3)
         if len(hs) > 1 or labels is not None:
