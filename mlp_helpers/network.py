@@ -118,6 +118,49 @@ class MLP:
             "c": np.zeros(K, dtype=self.dtype),
         }
 
+    @classmethod
+    def from_params(cls, params, dtype=np.float64):
+        """A new MLP holding a copy of the given weights (numpy arrays or nested lists).
+
+        Turns the scalar network of notebook 02 (``mlp_helpers.scalar``: nested lists
+        of Python floats) into a numpy network, for fast evaluation on many points.
+        Args:
+            params: dict with 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,): arrays or
+                nested lists of numbers (W: D lists of H numbers, V: H lists of K).
+            dtype: np.float64 (default: the scalar code's precision) or np.float32.
+        Returns: an MLP with n_in, n_hidden, n_out = D, H, K and params copied to ``dtype``
+            (later changes to ``params`` do not reach the network, nor the other way round).
+        Raises: ValueError naming the entry that is missing or has the wrong shape.
+        """
+        dtype = _check_dtype(dtype)
+        if not isinstance(params, dict):
+            raise ValueError(f"params must be a dict with 'W', 'b', 'V', 'c', got {type(params).__name__}")
+        missing = [k for k in ("W", "b", "V", "c") if k not in params]
+        if missing:
+            raise ValueError(f"params must have the keys 'W', 'b', 'V', 'c'; missing {', '.join(missing)}")
+        try:
+            p = {k: np.array(params[k], dtype=dtype) for k in ("W", "b", "V", "c")}
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"params must hold numbers in the shapes W (D, H), b (H,), V (H, K), "
+                             f"c (K,) (arrays or nested lists of equal length): {e}") from None
+        if p["W"].ndim != 2 or p["W"].size == 0:
+            raise ValueError(f"params['W'] must be (D, H) = D rows of H numbers, got shape {p['W'].shape}")
+        D, H = p["W"].shape
+        if p["b"].shape != (H,):
+            raise ValueError(f"params['b'] must have shape (H,) = ({H},) to match W {p['W'].shape}, "
+                             f"got {p['b'].shape}")
+        if p["V"].ndim != 2 or p["V"].shape[0] != H or p["V"].shape[1] == 0:
+            raise ValueError(f"params['V'] must be (H, K) with H = {H} rows to match W {p['W'].shape}, "
+                             f"got shape {p['V'].shape}")
+        K = p["V"].shape[1]
+        if p["c"].shape != (K,):
+            raise ValueError(f"params['c'] must have shape (K,) = ({K},) to match V {p['V'].shape}, "
+                             f"got {p['c'].shape}")
+        new = object.__new__(cls)
+        new.n_in, new.n_hidden, new.n_out, new.dtype = D, H, K, dtype
+        new.params = p
+        return new
+
     def __repr__(self):
         return f"MLP({self.n_in}, {self.n_hidden}, {self.n_out}, dtype={self.dtype.name})"
 

@@ -335,3 +335,49 @@ def test_bad_mean_loss_batch(net):
     x, y = _batch()
     with pytest.raises(ValueError, match=r"batch must be an integer >= 1, got 0"):
         net.mean_loss(x, y, batch=0)
+
+
+# ---- MLP.from_params: the scalar network's nested lists -> a numpy network ----------------
+
+def test_from_params_takes_scalar_lists_and_agrees_with_the_scalar_forward():
+    p = scalar.init_params(3, 4, 2, seed=1)
+    p["b"] = [0.1, -0.2, 0.3, 0.05]
+    p["c"] = [0.5, -0.5]
+    net = MLP.from_params(p)
+    assert (net.n_in, net.n_hidden, net.n_out, net.dtype) == (3, 4, 2, np.dtype(np.float64))
+    assert {k: v.shape for k, v in net.params.items()} == {"W": (3, 4), "b": (4,), "V": (4, 2), "c": (2,)}
+    xs = [[0.5, -1.0, 2.0], [1.5, 0.0, -0.3]]
+    expected = [scalar.forward(x, p["W"], p["b"], p["V"], p["c"])["y"] for x in xs]
+    np.testing.assert_allclose(net.predict_proba(np.array(xs)), expected, rtol=0, atol=1e-15)
+    net.params["W"][0, 0] += 1.0                        # a copy: the lists are untouched
+    assert net.params["W"][0, 0] == p["W"][0][0] + 1.0
+
+
+def test_from_params_copies_arrays_and_casts_to_the_dtype():
+    src = MLP(4, 3, 2, seed=0, dtype=np.float64)
+    net = MLP.from_params(src.params, dtype=np.float32)
+    assert net.dtype == np.float32 and all(v.dtype == np.float32 for v in net.params.values())
+    for k, v in src.params.items():
+        np.testing.assert_array_equal(net.params[k], v.astype(np.float32))
+        assert not np.shares_memory(net.params[k], v)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"b": [0.0, 0.0]}, r"params\['b'\] must have shape \(H,\) = \(3,\)"),
+    ({"V": np.zeros((2, 2))}, r"params\['V'\] must be \(H, K\) with H = 3 rows"),
+    ({"c": np.zeros(3)}, r"params\['c'\] must have shape \(K,\) = \(2,\)"),
+    ({"W": np.zeros(4)}, r"params\['W'\] must be \(D, H\)"),
+    ({"W": [[1.0, 2.0, 3.0], [1.0]]}, r"params must hold numbers in the shapes"),
+])
+def test_from_params_names_the_entry_that_does_not_fit(change, match):
+    p = dict(MLP(4, 3, 2).params, **change)
+    with pytest.raises(ValueError, match=match):
+        MLP.from_params(p)
+
+
+def test_from_params_missing_key_and_bad_dtype():
+    p = MLP(4, 3, 2).params
+    with pytest.raises(ValueError, match="missing c"):
+        MLP.from_params({k: v for k, v in p.items() if k != "c"})
+    with pytest.raises(ValueError, match="dtype must be np.float32 or np.float64"):
+        MLP.from_params(p, dtype=np.int64)
