@@ -20,7 +20,8 @@ _LAZY = {
     "grad_check": "gradcheck",
 }
 
-__all__ = sorted(_LAZY) + ["scalar", "data", "network", "training", "gradcheck", "plotting"]
+__all__ = sorted(_LAZY) + ["scalar", "data", "network", "training", "gradcheck", "plotting",
+                          "experiments", "checks", "release", "widgets"]
 
 
 def __getattr__(name):

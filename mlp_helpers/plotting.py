@@ -185,7 +185,7 @@ def _running_x(history):
 # ------------------------------------------------------------- loss curves ---
 
 def loss_curves(histories, *, labels=None, val=True, running=False, title=None,
-                ax=None, save=None):
+                train_label="training loss", val_label="validation loss", ax=None, save=None):
     """Training vs validation loss per epoch (the report's experiment 1).
 
     Args:
@@ -196,6 +196,8 @@ def loss_curves(histories, *, labels=None, val=True, running=False, title=None,
             examples on a second panel; "same" draws it thin on the same axes. Its
             x is ``running_at / n_train`` in epochs.
         title: axes title; ax: axes to draw into (not with running="panel").
+        train_label, val_label: legend names of the two curves, e.g.
+            val_label="test loss" for a final model evaluated on the test set.
         save: optional PNG path.
 
     x is the epoch, 1-based: ``train_loss[e-1]`` is the mean loss over epoch e (as
@@ -227,10 +229,10 @@ def loss_curves(histories, *, labels=None, val=True, running=False, title=None,
             train = _series(h, "train_loss")
             if train.size == 0:
                 raise ValueError("history has no epochs (train_loss is empty)")
-            ax.plot(_epochs(train.size), train, "o-", color=color_t, label=f"{name}training loss")
+            ax.plot(_epochs(train.size), train, "o-", color=color_t, label=f"{name}{train_label}")
             v = _series(h, "val_loss") if val and _field(h, "val_loss", required=False) is not None else None
             if v is not None and v.size:
-                ax.plot(_epochs(v.size), v, "s--", color=color_v, label=f"{name}validation loss")
+                ax.plot(_epochs(v.size), v, "s--", color=color_v, label=f"{name}{val_label}")
             if ax_run is not None:
                 r = _series(h, "running_loss")
                 ax_run.plot(_running_x(h), r, "-", lw=0.8, alpha=0.6, color=color_t,

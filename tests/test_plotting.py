@@ -113,6 +113,14 @@ def test_loss_curves_into_given_axes_and_several_histories():
     assert labels[0] == "lr = 0.01: training loss" and labels[3] == "lr = 0.03: validation loss"
 
 
+def test_loss_curves_names_its_curves(tmp_path):
+    fig = plotting.loss_curves(make_history(), train_label="training loss (mean during epoch)",
+                               val_label="test loss", save=tmp_path / "final.png")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["training loss (mean during epoch)", "test loss"]
+    assert (tmp_path / "final.png").stat().st_size > 0
+
+
 def test_loss_curves_without_validation():
     h = make_history()
     h["val_loss"] = []
