@@ -31,6 +31,8 @@ H hidden units, B examples in a batch)::
                                    labels (B,) int, params/grads dicts 'W' (D, H), 'b' (H,),
                                    'V' (H, K), 'c' (K,); loss = MEAN cross-entropy over the batch
     check_sgd_update(fn)           fn(params, grads, lr) updates params IN PLACE (w -= lr * dl/dw)
+    check_sgd_epoch(fn)            fn(net, x, y, lr, rng) -> mean loss: one epoch of per-example
+                                   SGD over rng.permutation(len(x)), updating net.params in place
 
 ``grads`` may be a dict with keys 'W', 'b', 'V', 'c' or a 4-tuple in that order.
 """
@@ -50,6 +52,7 @@ __all__ = [
     "check_scalar_forward_backward",
     "check_backward",
     "check_sgd_update",
+    "check_sgd_epoch",
 ]
 
 RTOL, ATOL = 1e-4, 1e-6
@@ -621,3 +624,106 @@ def check_sgd_update(fn, lists=False, lr=0.1):
                 f"makes a new object; write `params[{k!r}] -= lr * grads[{k!r}]`"
                 + (" (with lists: loop and do row[j] -= lr * grow[j])" if lists else ""))
     _passed(f"{name} passed: every parameter moved by -lr * grad, in place")
+
+
+# --------------------------------------------------------------------------------------
+# The training loop
+# --------------------------------------------------------------------------------------
+
+def _epoch(x, labels, p, lr, order, *, sign=-1.0, assigned=(), frozen=()):
+    """Per-example SGD over ``order`` on a copy of p, gradients by finite differences.
+
+    The keyword arguments make the usual slips on purpose: ``sign=+1`` climbs the
+    gradient, ``assigned`` names parameters set to lr * grad (the report's snippet),
+    ``frozen`` names parameters never updated.
+    Returns (new params, mean of the losses seen before each step).
+    """
+    p = {k: v.copy() for k, v in p.items()}
+    losses = []
+    for n in order:
+        xn, ln = x[n:n + 1], labels[n:n + 1]
+        losses.append(_mean_loss(xn, ln, p))
+        grads = _numeric_param_grads(xn, ln, p)
+        for k in PARAM_NAMES:
+            if k in frozen:
+                continue
+            if k in assigned:
+                p[k][...] = lr * grads[k]
+            else:
+                p[k] += sign * lr * grads[k]
+    return p, float(np.mean(losses))
+
+
+def _epoch_hypotheses(x, labels, p, lr, order):
+    """(params after the slip, its mean loss, likely cause) for the usual training-loop slips."""
+    N = len(labels)
+    slips = [
+        (dict(order=np.arange(N)),
+         "the examples were visited in their stored order, not shuffled: visit them in the order "
+         "`rng.permutation(len(x))` (one call per epoch, with the rng you were given)"),
+        (dict(order=order, sign=+1.0),
+         "a flipped sign: the weights moved UP the gradient; gradient descent subtracts, "
+         "w -= lr * dl/dw"),
+        (dict(order=order, assigned=("b", "V", "c")),
+         "b, V and c were ASSIGNED lr * grad (b = lr * db, ...) instead of updated, the report's "
+         "printed snippet: everything they learned is thrown away at each step; write b -= lr * db"),
+        (dict(order=order, frozen=("b", "c")),
+         "a forgotten bias: b and c never changed; update all four parameters W, b, V, c"),
+        (dict(order=order, frozen=("W", "b")),
+         "the first layer never changed: W and b must be updated too"),
+    ]
+    return [(*_epoch(x, labels, p, lr, **kwargs), cause) for kwargs, cause in slips]
+
+
+def check_sgd_epoch(fn, lr=0.5):
+    """Check one epoch of per-example SGD: fn(net, x, y, lr, rng) -> mean loss.
+
+    Args:
+        fn: your function. It gets ``net``, an :class:`mlp_helpers.MLP` (float64, 3-5-4
+            with nonzero biases), x (N, D) float64 and y (N,) int64 for N = 8 examples,
+            the learning rate and ``rng``, a ``np.random.default_rng(seed)``. It must
+            visit the examples once each, in the order ``rng.permutation(len(x))``, and
+            for each one compute the loss and gradients of that example with
+            ``net.loss(x[n:n+1], y[n:n+1])`` and update every parameter in place,
+            ``net.params[k] -= lr * grads[k]``. It returns the mean of the losses it saw
+            (each one computed before the step that learns from it).
+        lr: the learning rate passed to fn (large, so that every slip shows).
+
+    The expected epoch is computed here with gradients by finite differences, so this
+    check does not rely on any backward pass, yours or the kit's.
+    """
+    from .network import MLP
+
+    name = "check_sgd_epoch"
+    rng = np.random.default_rng(6)
+    x, labels, p = _random_case(rng, 8)
+    order = np.random.default_rng(0).permutation(len(labels))
+    expected_p, expected_loss = _epoch(x, labels, p, lr, order)
+
+    net = MLP.from_params(p, dtype=np.float64)
+    returned = _call(name, fn, net, x.copy(), labels.copy(), lr, np.random.default_rng(0))
+    obtained_p = {k: _as_array(net.params[k], name, f"net.params[{k!r}]") for k in PARAM_NAMES}
+    context = f"N = 8 examples, lr = {lr}, net 3-5-4"
+    if not all(_close(obtained_p[k], expected_p[k]) for k in PARAM_NAMES):
+        if all(np.array_equal(obtained_p[k], p[k]) for k in PARAM_NAMES):
+            raise CheckFailed(
+                f"{name}: after your epoch the network's weights are unchanged ({context}).\n"
+                f"  likely cause: the update never reached net.params: `W = W - lr * gW` or "
+                f"`net.params['W'] = ...` on a copy rebinds a name; write "
+                f"net.params[k] -= lr * grads[k] for k in 'W', 'b', 'V', 'c'")
+        hypotheses = _epoch_hypotheses(x, labels, p, lr, order)
+        for k in PARAM_NAMES:
+            _compare(name, f"{k} after the epoch", expected_p[k], obtained_p[k], context=context,
+                     hypotheses=[(alt_p[k], cause) for alt_p, _, cause in hypotheses],
+                     hint="for each n in rng.permutation(N): loss, g = net.loss(x[n:n+1], y[n:n+1]); "
+                          "net.params[k] -= lr * g[k]")
+    loss = _as_array(returned, name, "the returned mean loss")
+    _compare(name, "the returned mean loss", np.array(expected_loss), loss, context=context,
+             hypotheses=[(np.array(expected_loss * len(labels)),
+                          "the SUM of the losses: divide by the number of examples"),
+                         (np.array(_mean_loss(x, labels, expected_p)),
+                          "the loss of the weights AFTER the epoch; return the mean of the losses "
+                          "seen during it, each computed before its own update step")],
+             hint="the mean over the epoch of the loss of each example before its update")
+    _passed(f"{name} passed: 8 examples in the order rng.permutation(8), every parameter "
+            f"updated in place after each one, the mean loss returned")

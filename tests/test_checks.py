@@ -271,3 +271,71 @@ def test_unstable_cross_entropy_named():
     with pytest.raises(CheckFailed, match=r"the loss is (nan|inf) \(not finite\).*expected \+500\.\n"
                                           r"  likely cause: an overflow"):
         checks.check_cross_entropy(naive)
+
+
+# ---- the training loop: check_sgd_epoch ------------------------------------------------
+
+def sgd_epoch(net, x, y, lr, rng, *, order=None, update=None):
+    """A correct epoch of per-example SGD; ``order`` / ``update`` swap in a slip."""
+    total = 0.0
+    for n in (rng.permutation(len(x)) if order is None else order(len(x))):
+        loss, grads = net.loss(x[n:n + 1], y[n:n + 1])
+        for k in net.params:
+            if update is None:
+                net.params[k] -= lr * grads[k]
+            else:
+                update(net.params, k, lr * grads[k])
+        total += loss
+    return total / len(x)
+
+
+def test_sgd_epoch_passes_a_correct_loop(capsys):
+    checks.check_sgd_epoch(sgd_epoch)
+    assert "✓ check_sgd_epoch passed" in capsys.readouterr().out
+
+
+def test_sgd_epoch_matches_train_on_one_pass():
+    """The loop the check accepts is the loop train() runs (same order, same steps)."""
+    from mlp_helpers import MLP, train, load_synth
+    (x, y), _, _ = load_synth(num_train=300, num_val=10, seed=1)
+    a, b = MLP(2, 4, 2, seed=3, dtype=np.float64), MLP(2, 4, 2, seed=3, dtype=np.float64)
+    mean_loss = sgd_epoch(a, x, y, 0.1, np.random.default_rng(7))
+    history = train(b, (x, y), lr=0.1, epochs=1, batch_size=1, seed=7, progress=False)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-10, atol=1e-12)
+    assert mean_loss == pytest.approx(history.train_loss[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("slip, kwargs, cause", [
+    ("no shuffle", dict(order=np.arange), r"visited in their stored order, not shuffled"),
+    ("sign", dict(update=lambda p, k, step: p[k].__iadd__(step)), r"a flipped sign: the weights moved UP"),
+    ("printed", dict(update=lambda p, k, step: p[k].__isub__(step) if k == "W"
+                     else p[k].__setitem__(Ellipsis, step)),
+     r"b, V and c were ASSIGNED lr \* grad .*the report's\s+printed snippet"),
+    ("bias", dict(update=lambda p, k, step: p[k].__isub__(step) if k in "WV" else None),
+     r"a forgotten bias: b and c never changed"),
+])
+def test_sgd_epoch_slips_named(slip, kwargs, cause):
+    with pytest.raises(CheckFailed, match=r"after the epoch\[[\d, ]+\] is wrong[\s\S]*likely cause: .*" + cause):
+        checks.check_sgd_epoch(lambda net, x, y, lr, rng: sgd_epoch(net, x, y, lr, rng, **kwargs))
+
+
+def test_sgd_epoch_update_that_never_reaches_the_network():
+    def fn(net, x, y, lr, rng):
+        for n in rng.permutation(len(x)):
+            loss, grads = net.loss(x[n:n + 1], y[n:n + 1])
+            W = net.params["W"]
+            W = W - lr * grads["W"]          # rebinds a local name; the network keeps its W
+        return 0.0
+    with pytest.raises(CheckFailed, match=r"weights are unchanged[\s\S]*rebinds a name"):
+        checks.check_sgd_epoch(fn)
+
+
+def test_sgd_epoch_sum_instead_of_mean():
+    with pytest.raises(CheckFailed, match=r"the returned mean loss is wrong[\s\S]*the SUM of the losses"):
+        checks.check_sgd_epoch(lambda net, x, y, lr, rng: len(x) * sgd_epoch(net, x, y, lr, rng))
+
+
+def test_sgd_epoch_missing_return():
+    with pytest.raises(CheckFailed, match=r"returned None \(a missing `return`\?\)"):
+        checks.check_sgd_epoch(lambda net, x, y, lr, rng: sgd_epoch(net, x, y, lr, rng) and None)
