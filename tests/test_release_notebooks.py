@@ -34,6 +34,7 @@ EXERCISES = {
                                    # sigmoid_grad, backward, sgd_step
     "02_scalar_sgd.ipynb": 2,      # forward_backward (lists), sgd_step (lists)
     "03_vectorized.ipynb": 1,      # loss_and_grads
+    "04_mnist_experiments.ipynb": 1,   # sgd_epoch (the training loop)
 }
 
 

@@ -1,0 +1,649 @@
+"""The report's MNIST experiments as data: configurations, runs, tables, results on disk.
+
+Notebook 04 asks four questions of one network (784-300-10, sigmoid hidden layer,
+softmax output, cross-entropy, per-example SGD, 5 epochs). Each question is a set of
+training runs, and a run is fully described by a few numbers::
+
+    RunConfig(lr=0.01, seed=0)               # one run: 5 epochs, batch_size=1, 300 hidden
+    RunConfig(lr=0.03, seed=0, final=True)   # trained on all 60,000, evaluated on the test set
+
+Because a configuration is a frozen (hashable) dataclass, runs that the experiments
+share are trained once: experiment 1's run (lr 0.01, seed 0) is also one of
+experiment 2's three seeds and one of experiment 3's twelve runs::
+
+    runs = run_many(exp1 + exp2 + exp3)      # 16 requested, 12 unique, trained in 2 processes
+    runs[RunConfig(lr=0.01, seed=0)]         # -> History
+
+Then the numbers the report reads off its figures become functions of those runs:
+``summarize`` (mean +- std over seeds per learning rate), ``choose_lr`` (the rate for
+the final model, chosen by validation accuracy), ``comparison_table`` (these runs next
+to the report's printed numbers), and ``save_results`` / ``load_results`` (JSON).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_positive_float, check_positive_int
+
+__all__ = [
+    "RunConfig",
+    "Runs",
+    "grid",
+    "run",
+    "train_run",
+    "run_many",
+    "histories_by_lr",
+    "epoch_mean_std",
+    "final_metrics",
+    "summarize",
+    "choose_lr",
+    "format_table",
+    "epoch_table",
+    "summary_table",
+    "report_numbers",
+    "comparison_table",
+    "save_results",
+    "load_results",
+    "sgd_as_printed",
+]
+
+# Environment variables that cap the BLAS / OpenMP thread pools. They are read once,
+# when numpy (and its BLAS) is first loaded, so a worker must have them from birth.
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# --------------------------------------------------------------------------- configs
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides one training run (and nothing that does not).
+
+    Args:
+        lr: float > 0, the SGD step size alpha.
+        seed: int >= 0, seeds both the weight initialisation (``MLP(seed=)``) and the
+            per-epoch shuffling (``train(seed=)``), so a run is reproducible.
+        epochs: int >= 1 passes over the training set (the report: 5).
+        batch_size: int >= 1 examples per update (the report's SGD: 1).
+        n_hidden: int >= 1 sigmoid units in the hidden layer (the report: 300).
+        final: bool. False: train on 55,000 images, validate on 5,000 held out.
+            True: train on all 60,000, evaluate on the 10,000 test images (only used
+            to pick the MNIST split when ``run`` loads the data itself).
+
+    Two configs with equal fields are equal and hash alike, which is what lets
+    ``run_many`` train each distinct run once. Invalid values raise ValueError.
+    """
+
+    lr: float
+    seed: int = 0
+    epochs: int = 5
+    batch_size: int = 1
+    n_hidden: int = 300
+    final: bool = False
+
+    def __post_init__(self):
+        # Normalise types too: RunConfig(lr=1) and RunConfig(lr=1.0) are the same run.
+        set_ = object.__setattr__  # the dataclass is frozen; this is its documented escape
+        set_(self, "lr", check_positive_float(self.lr, "lr"))
+        set_(self, "seed", check_positive_int(self.seed, "seed", minimum=0))
+        set_(self, "epochs", check_positive_int(self.epochs, "epochs"))
+        set_(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
+        set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
+        if not isinstance(self.final, (bool, np.bool_)):
+            raise ValueError(f"final must be True or False, got {self.final!r} ({type(self.final).__name__})")
+        set_(self, "final", bool(self.final))
+
+    def to_dict(self):
+        """The fields as a JSON-safe dict (inverse: ``RunConfig(**d)``)."""
+        return dataclasses.asdict(self)
+
+
+def grid(lrs, seeds, **fixed):
+    """All combinations of learning rates and seeds, rate-major.
+
+    Args:
+        lrs: iterable of floats > 0; seeds: iterable of ints >= 0;
+        fixed: other RunConfig fields shared by every run (epochs=, final=, ...).
+    Returns:
+        list[RunConfig] of length len(lrs) * len(seeds).
+    """
+    return [RunConfig(lr=lr, seed=seed, **fixed) for lr in lrs for seed in seeds]
+
+
+# --------------------------------------------------------------------------- one run
+
+def _check_data(data):
+    """((x_train, y_train), (x_val, y_val), n_classes) -> the same, checked loosely."""
+    try:
+        (x_train, y_train), (x_val, y_val), n_classes = data
+    except (TypeError, ValueError):
+        raise ValueError(
+            "data must be ((x_train, y_train), (x_val, y_val), n_classes) as returned by "
+            f"load_mnist / load_synth, or None to load MNIST; got {type(data).__name__}"
+        ) from None
+    check_positive_int(n_classes, "n_classes (third item of data)", minimum=2)
+    return (x_train, y_train), (x_val, y_val), int(n_classes)
+
+
+def _load_data(config, data):
+    """The data a run trains on: ``data`` if given, else MNIST's split for ``config.final``."""
+    if data is None:
+        from .data import load_mnist  # memoised per process: a warm cache reads in well under 1 s
+
+        data = load_mnist(final=config.final)
+    return _check_data(data)
+
+
+def train_run(config, data=None):
+    """Train one network as ``config`` says and return it with its History.
+
+    Args:
+        config: RunConfig.
+        data: ((x_train (N, D) float, y_train (N,) int64), (x_val (M, D), y_val (M,)),
+            n_classes), or None for ``load_mnist(final=config.final)``. With
+            ``final=True`` the "val" pair is the test set, so the History's
+            val_loss / val_acc are test loss / accuracy after each epoch.
+    Returns:
+        (net, history): the trained MLP (n_in=D, config.n_hidden, n_classes) and the
+        History from ``train`` (no progress bar).
+    """
+    from .network import MLP
+    from .training import train
+
+    if not isinstance(config, RunConfig):
+        raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
+    (x_train, y_train), (x_val, y_val), n_classes = _load_data(config, data)
+    net = MLP(x_train.shape[1], config.n_hidden, n_classes, seed=config.seed)
+    history = train(net, (x_train, y_train), val=(x_val, y_val), lr=config.lr,
+                    epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                    progress=False)
+    return net, history
+
+
+def run(config, data=None):
+    """Train one run and keep only its History (see ``train_run`` for the arguments)."""
+    return train_run(config, data)[1]
+
+
+# --------------------------------------------------------------------------- many runs
+
+class Runs(dict):
+    """``{RunConfig: History}`` in the order the configs were first requested.
+
+    Attributes:
+        nets: dict ``{RunConfig: MLP}``, the trained networks (empty after
+            ``load_results``: the JSON file holds histories only).
+    and about the ``run_many`` call that made it:
+        requested: int, configs asked for, duplicates included.
+        trained: list[RunConfig], the configs trained by that call (each once).
+        reused: list[RunConfig], the configs taken from ``done`` instead of trained.
+        seconds: float, wall time of the call.
+        workers: int, processes used for training.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nets = {}
+
+    requested = 0
+    trained = ()
+    reused = ()
+    seconds = 0.0
+    workers = 1
+
+
+@contextlib.contextmanager
+def _single_thread_blas():
+    """Set the BLAS thread variables to 1 while worker processes are started.
+
+    A spawned worker copies the parent's environment when it starts, before it imports
+    numpy, so this is what caps each worker at one BLAS thread. The parent's own numpy is
+    already loaded and unaffected; its environment is restored afterwards.
+    """
+    saved = {var: os.environ.get(var) for var in BLAS_THREAD_VARS}
+    os.environ.update({var: "1" for var in BLAS_THREAD_VARS})
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+# Each worker process holds the data it was given once, at start-up (None: load MNIST).
+_WORKER_DATA = None
+
+
+def _init_worker(data):
+    global _WORKER_DATA
+    _WORKER_DATA = data
+
+
+def _run_in_worker(config):
+    return train_run(config, _WORKER_DATA)  # (net, history): about 1 MB to send back
+
+
+def run_many(configs, data=None, workers=2, done=None):
+    """Train every distinct config once, in up to ``workers`` processes.
+
+    Per-example SGD is a long chain of small, single-threaded steps, so on a machine
+    with 2 cores two processes (each capped at one BLAS thread) roughly halve the
+    wall time of a batch of runs. Runs are independent and seeded, so the result does
+    not depend on ``workers``. Workers are started with 'spawn': in a script (not a
+    notebook), call run_many under ``if __name__ == "__main__":``.
+
+    Args:
+        configs: iterable of RunConfig; duplicates are trained once.
+        data: None (each process loads MNIST itself from the cache, for each config's
+            ``final`` flag; nothing big crosses a process boundary) or a data tuple as
+            for ``train_run``, sent once to each worker (fine for small data).
+        workers: int >= 1; 1 trains in this process, one run after another.
+        done: optional mapping ``{RunConfig: History}`` of runs already trained
+            (e.g. an earlier ``Runs``); configs found there are reused, not retrained.
+    Returns:
+        Runs: ``{RunConfig: History}`` for every distinct requested config, in order of
+        first request, with the trained networks in ``.nets`` (for reused runs, when
+        ``done`` had them) and ``requested``, ``trained``, ``reused``, ``seconds``.
+    """
+    start = time.perf_counter()
+    configs = list(configs)
+    for i, config in enumerate(configs):
+        if not isinstance(config, RunConfig):
+            raise ValueError(f"configs[{i}] must be a RunConfig, got {type(config).__name__}")
+    workers = check_positive_int(workers, "workers")
+    if data is not None:
+        data = _check_data(data)
+    done = {} if done is None else done
+
+    unique = list(dict.fromkeys(configs))  # dedupe, keeping first-request order
+    todo = [config for config in unique if config not in done]
+    histories = {config: done[config] for config in unique if config in done}
+    done_nets = getattr(done, "nets", {})
+    nets = {config: done_nets[config] for config in histories if config in done_nets}
+
+    n_proc = min(workers, len(todo))
+    if n_proc <= 1:
+        for config in todo:
+            nets[config], histories[config] = train_run(config, data)
+    else:
+        # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
+        # threads), and they read the one-thread BLAS environment before numpy loads.
+        context = multiprocessing.get_context("spawn")
+        with _single_thread_blas(), ProcessPoolExecutor(
+                max_workers=n_proc, mp_context=context,
+                initializer=_init_worker, initargs=(data,)) as pool:
+            futures = {config: pool.submit(_run_in_worker, config) for config in todo}
+            try:
+                for config, future in futures.items():
+                    nets[config], histories[config] = future.result()
+            except BaseException:
+                for future in futures.values():
+                    future.cancel()
+                raise
+
+    runs = Runs((config, histories[config]) for config in unique)
+    runs.nets = {config: nets[config] for config in unique if config in nets}
+    runs.requested = len(configs)
+    runs.trained = todo
+    runs.reused = [config for config in unique if config in done]
+    runs.seconds = time.perf_counter() - start
+    runs.workers = max(n_proc, 1)
+    return runs
+
+
+# --------------------------------------------------------------------------- summaries
+
+def histories_by_lr(runs, final=False):
+    """Group runs by learning rate.
+
+    Args:
+        runs: mapping {RunConfig: History} (e.g. a Runs).
+        final: keep only configs with this ``final`` flag (validation runs by default).
+    Returns:
+        dict {lr: [History, ...]} with rates ascending and each list ordered by seed.
+    """
+    return {lr: [runs[config] for config in configs]
+            for lr, configs in _configs_by_lr(runs, final).items()}
+
+
+def _configs_by_lr(runs, final):
+    groups = {}
+    for config in sorted(runs, key=lambda c: (c.lr, c.seed, c.epochs, c.batch_size, c.n_hidden)):
+        if config.final == final:
+            groups.setdefault(config.lr, []).append(config)
+    return groups
+
+
+def epoch_mean_std(histories, key):
+    """Mean and standard deviation over runs of a per-epoch History field.
+
+    Args:
+        histories: list of History, all with the same number of epochs.
+        key: "train_loss", "val_loss" or "val_acc".
+    Returns:
+        (mean, std): float64 arrays of shape (epochs,). std is the sample standard
+        deviation over runs (ddof=1); a single run has no spread and gets zeros.
+    """
+    values = [list(getattr(h, key)) for h in histories]
+    if not values:
+        raise ValueError("histories is empty; give at least one History")
+    lengths = {len(v) for v in values}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"every History needs the same, non-zero number of {key} values, "
+                         f"got lengths {sorted(len(v) for v in values)}")
+    table = np.asarray(values, dtype=np.float64)  # (runs, epochs)
+    std = table.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(table.shape[1])
+    return table.mean(axis=0), std
+
+
+def final_metrics(history):
+    """The numbers a run ends with.
+
+    Returns:
+        dict with float ``train_loss`` (mean over the last epoch), ``val_loss`` and
+        ``val_acc`` (after the last epoch; val_acc in [0, 1]), and bool ``diverged``.
+        A diverged run, or one without validation data, reports NaN where it has no value.
+    """
+    def last(values):
+        return float(values[-1]) if len(values) else math.nan
+
+    return {
+        "train_loss": last(history.train_loss),
+        "val_loss": last(history.val_loss),
+        "val_acc": last(history.val_acc),
+        "diverged": bool(history.diverged),
+    }
+
+
+def summarize(runs, final=False):
+    """Final validation numbers per learning rate, mean +- std over seeds.
+
+    Args:
+        runs: mapping {RunConfig: History}; final: which kind of runs to summarise.
+    Returns:
+        list of dicts, one per lr ascending, with keys lr, runs (count), seeds,
+        train_loss_mean/_std, val_loss_mean/_std, val_acc_mean/_std (accuracy in
+        [0, 1]; std over seeds with ddof=1, 0 for a single run) and diverged (count).
+    """
+    rows = []
+    for lr, configs in _configs_by_lr(runs, final).items():
+        metrics = [final_metrics(runs[config]) for config in configs]
+        row = {"lr": lr, "runs": len(configs), "seeds": [config.seed for config in configs]}
+        for key in ("train_loss", "val_loss", "val_acc"):
+            values = np.array([m[key] for m in metrics], dtype=np.float64)
+            row[f"{key}_mean"] = float(values.mean())
+            row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        row["diverged"] = sum(m["diverged"] for m in metrics)
+        rows.append(row)
+    return rows
+
+
+def choose_lr(runs):
+    """The learning rate with the best mean final validation accuracy over its seeds.
+
+    Ties in mean accuracy (equal to 1e-9) go to the lower mean validation loss, then
+    to the smaller rate. A rate with a diverged run ranks below every rate without one.
+
+    Args:
+        runs: mapping {RunConfig: History} of validation runs (``final=False``).
+    Returns:
+        float, the chosen lr.
+    """
+    rows = summarize(runs)
+    if not rows:
+        raise ValueError("runs holds no validation runs (final=False) to choose a learning rate from")
+
+    def finite_or(value, worst):
+        return value if math.isfinite(value) else worst
+
+    def rank(row):
+        return (row["diverged"] > 0,
+                -round(finite_or(row["val_acc_mean"], -math.inf), 9),
+                finite_or(row["val_loss_mean"], math.inf),
+                row["lr"])
+
+    return min(rows, key=rank)["lr"]
+
+
+# --------------------------------------------------------------------------- tables
+
+def _cell(value, fmt):
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, fmt) if fmt else str(value)
+
+
+def format_table(rows, columns=None, formats=None, left=()):
+    """A plain-text table that prints well in a notebook or a terminal.
+
+    Args:
+        rows: list of dicts.
+        columns: list of (key, header) pairs or keys; default: the first row's keys.
+        formats: optional {key: format spec}, e.g. {"val_acc": ".2%"}.
+        left: keys of columns to align left (labels); the others align right (numbers).
+    Returns:
+        str: a header line, a rule, then one line per row.
+    """
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+    columns = [(c, c) if isinstance(c, str) else tuple(c) for c in columns]
+    formats = formats or {}
+    cells = [[header for _, header in columns]]
+    cells += [[_cell(row.get(key), formats.get(key, "")) for key, _ in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    align = [str.ljust if key in left else str.rjust for key, _ in columns]
+    lines = ["  ".join(pad(text, width) for text, width, pad in zip(line, widths, align)).rstrip()
+             for line in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _pm(mean, std, scale=1.0, digits=2):
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def epoch_table(histories):
+    """Per-epoch numbers as text: training loss, validation loss, validation accuracy (%).
+
+    Args:
+        histories: one History (its values), or a list of Histories of equal length
+            (mean ± std over them, as in ``epoch_mean_std``).
+    Returns:
+        str, one line per epoch.
+    """
+    many = isinstance(histories, (list, tuple))
+    histories = list(histories) if many else [histories]
+    columns = {key: epoch_mean_std(histories, key) for key in ("train_loss", "val_loss", "val_acc")}
+
+    def cell(key, e, scale=1.0, digits=4):
+        mean, std = columns[key][0][e], columns[key][1][e]
+        return _pm(mean, std, scale, digits) if many else f"{mean * scale:.{digits}f}"
+
+    rows = [{"epoch": e + 1, "train": cell("train_loss", e), "val": cell("val_loss", e),
+             "acc": cell("val_acc", e, scale=100, digits=2)}
+            for e in range(len(columns["train_loss"][0]))]
+    return format_table(rows, [("epoch", "epoch"), ("train", "train loss (mean during epoch)"),
+                               ("val", "val loss (after epoch)"), ("acc", "val acc %")])
+
+
+def summary_table(rows):
+    """``summarize``'s rows as text: lr, runs, final val loss and val accuracy (%) mean ± std."""
+    table = [{"lr": f"{row['lr']:g}", "runs": row["runs"],
+              "train_loss": _pm(row["train_loss_mean"], row["train_loss_std"], digits=4),
+              "val_loss": _pm(row["val_loss_mean"], row["val_loss_std"], digits=4),
+              "val_acc": _pm(row["val_acc_mean"], row["val_acc_std"], scale=100)}
+             for row in rows]
+    return format_table(table, [("lr", "lr"), ("runs", "runs"),
+                                ("train_loss", "train loss (last epoch)"),
+                                ("val_loss", "val loss"), ("val_acc", "val acc %")])
+
+
+# --------------------------------------------------------------------------- the report
+
+def report_numbers():
+    """The numbers the report prints, exactly as printed (accuracies in percent).
+
+    Returns:
+        dict with ``val_acc`` {lr: percent} (experiment 3), ``exp1_val_acc`` (experiment
+        1's accuracy at lr 0.01, which differs from experiment 3's figure for the same
+        rate), ``final_test_acc`` (experiment 4), and the final model's learning rate as
+        named in the text and in the caption of figure 7 (they disagree).
+    """
+    return {
+        "val_acc": {0.001: 89.82, 0.003: 94.8, 0.01: 92.60, 0.03: 96.14},
+        "exp1_val_acc": 91.2,
+        "final_test_acc": 91.55,
+        "final_lr_text": 0.003,
+        "final_lr_caption": 0.01,
+        "runs_per_setting": 1,
+        "epochs": 5,
+    }
+
+
+def comparison_table(rows, final_lr, final_test_acc, report=None):
+    """This notebook's numbers next to the report's, one row per lr and one for the final model.
+
+    Args:
+        rows: ``summarize`` output (validation runs).
+        final_lr: float, the rate this notebook chose for its final model.
+        final_test_acc: float in [0, 1], its test accuracy, or a list of them (one per
+            seed: shown as mean ± std).
+        report: ``report_numbers()`` (default).
+    Returns:
+        list of dicts with keys setting, report (percent, str), ours (percent, mean ±
+        std over seeds for validation rows), difference (ours - report, points).
+    """
+    report = report_numbers() if report is None else report
+    table = []
+    for row in rows:
+        printed = report["val_acc"].get(row["lr"])
+        ours = 100 * row["val_acc_mean"]
+        table.append({
+            "setting": f"val, lr {row['lr']:g}",
+            "report": "-" if printed is None else f"{printed:.2f}",
+            "ours": _pm(row["val_acc_mean"], row["val_acc_std"], scale=100)
+                    + f" (n={row['runs']})",
+            "difference": "-" if printed is None else f"{ours - printed:+.2f}",
+        })
+    accs = np.atleast_1d(np.asarray(final_test_acc, dtype=np.float64))
+    ours = 100 * accs.mean()
+    spread = accs.std(ddof=1) if accs.size > 1 else 0.0
+    table.append({
+        "setting": (f"test, final model (lr: report {report['final_lr_text']:g} in text, "
+                    f"{report['final_lr_caption']:g} in caption; ours {final_lr:g})"),
+        "report": f"{report['final_test_acc']:.2f}",
+        "ours": (_pm(accs.mean(), spread, scale=100) if accs.size > 1 else f"{ours:.2f}")
+                + f" (n={accs.size})",
+        "difference": f"{ours - report['final_test_acc']:+.2f}",
+    })
+    return table
+
+
+def sgd_as_printed(net, x, y, lr):
+    """One pass of per-example SGD with the update exactly as the report's snippet prints it.
+
+    The snippet subtracts only W's step and *assigns* the other three parameters::
+
+        W -= alpha * gW;  b = alpha * gb;  V = alpha * gV;  c = alpha * gc
+
+    so after every example b, V and c hold one tiny, scaled gradient instead of what
+    was learned. Use it on a copy of a network to see what that does to training.
+
+    Args:
+        net: an MLP, modified in place.
+        x: (N, D) float inputs; y: (N,) int64 labels; lr: float > 0.
+    Returns:
+        float, the mean training loss over the pass.
+    """
+    lr = check_positive_float(lr, "lr")
+    total = 0.0
+    for i in range(len(x)):
+        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])
+        net.params["W"] -= lr * grads["W"]
+        for name in ("b", "V", "c"):
+            net.params[name][...] = lr * grads[name]  # the slip: '=' where '-=' was meant
+        total += float(loss)
+    return total / len(x)
+
+
+# --------------------------------------------------------------------------- on disk
+
+def _json_default(value):
+    """json.dump hook for numpy scalars and arrays."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def save_results(path, runs, **extra):
+    """Write runs (configs + histories) and any extra final metrics to a JSON file, atomically.
+
+    The JSON is written to a temporary file in the same folder and moved over ``path``
+    with ``os.replace``, so a reader never sees half a file and an interrupted write
+    leaves the old file (if any) in place and no temporary file behind.
+
+    Args:
+        path: str or Path of the .json file (its folder is created if missing).
+        runs: mapping {RunConfig: History}.
+        extra: JSON-safe values (numbers, strings, lists, dicts; numpy scalars and
+            arrays are converted), e.g. chosen_lr=0.03, final={"test_acc": 0.981}.
+    Returns:
+        Path of the file written.
+    """
+    path = Path(path)
+    document = {
+        "format": "mlp-from-scratch experiment results",
+        "version": 1,
+        "runs": [{"config": config.to_dict(), "history": history.to_dict()}
+                 for config, history in runs.items()],
+        **extra,
+    }
+    text = json.dumps(document, indent=1, default=_json_default)  # fails before any file is touched
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_results(path):
+    """Read a file written by ``save_results``.
+
+    Returns:
+        (runs, extra): a Runs {RunConfig: History} and a dict of the extra values.
+    """
+    from .training import History
+
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    if document.get("format") != "mlp-from-scratch experiment results":
+        raise ValueError(f"{path} is not a results file written by save_results")
+    runs = Runs((RunConfig(**item["config"]), History.from_dict(item["history"]))
+                for item in document["runs"])
+    runs.requested = len(runs)
+    extra = {k: v for k, v in document.items() if k not in ("format", "version", "runs")}
+    return runs, extra
