@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import _describe, check_positive_int
+from ._io import atomic_write
 
 __all__ = [
     "load_synth", "synth_boundary", "synth_inside",
@@ -283,20 +284,9 @@ def _read_cache(path):
 
 
 def _write_cache(arrays, path):
-    """Write the npz atomically: a temporary file in the same directory, then os.replace."""
-    import tempfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; a shared class cache should be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the npz atomically (see ``_io.atomic_write``): a reader never sees half a cache."""
+    with atomic_write(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 # ---- (b) IDX files on disk

@@ -27,7 +27,6 @@ import json
 import math
 import multiprocessing
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_positive_float, check_positive_int
+from ._io import atomic_write
 
 __all__ = [
     "RunConfig",
@@ -591,6 +591,13 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _without_wall_times(document):
+    """The document with every run's ``epoch_time`` removed: the part a rerun reproduces."""
+    runs = [{**item, "history": {k: v for k, v in item["history"].items() if k != "epoch_time"}}
+            for item in document.get("runs", [])]
+    return {**document, "runs": runs}
+
+
 def save_results(path, runs, **extra):
     """Write runs (configs + histories) and any extra final metrics to a JSON file, atomically.
 
@@ -598,13 +605,17 @@ def save_results(path, runs, **extra):
     with ``os.replace``, so a reader never sees half a file and an interrupted write
     leaves the old file (if any) in place and no temporary file behind.
 
+    A file that already holds the same results, apart from the wall times per epoch
+    (which no two runs share), is left as it is: re-running the notebook, as the
+    tests do, changes the committed results file only when a result changed.
+
     Args:
         path: str or Path of the .json file (its folder is created if missing).
         runs: mapping {RunConfig: History}.
         extra: JSON-safe values (numbers, strings, lists, dicts; numpy scalars and
             arrays are converted), e.g. chosen_lr=0.03, final={"test_acc": 0.981}.
     Returns:
-        Path of the file written.
+        Path of the file (written, or kept because it held the same results).
     """
     path = Path(path)
     document = {
@@ -615,19 +626,12 @@ def save_results(path, runs, **extra):
         **extra,
     }
     text = json.dumps(document, indent=1, default=_json_default)  # fails before any file is touched
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with contextlib.suppress(OSError, ValueError):
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if _without_wall_times(old) == _without_wall_times(json.loads(text)):
+            return path
+    with atomic_write(path) as f:
+        f.write(text + "\n")
     return path
 
 

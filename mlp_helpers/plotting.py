@@ -15,10 +15,7 @@ fields a plot needs are read (``train_loss``, ``val_loss``, ``val_acc``,
 The style (sizes, grid, spines) is applied per figure through
 ``plt.rc_context``; the global ``rcParams`` are left as they were.
 """
-import contextlib
 import numbers
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,6 +23,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 
 from ._checks import check_inputs, check_labels, check_positive_int
+from ._io import atomic_write
 
 __all__ = [
     "loss_curves",
@@ -99,18 +97,8 @@ def _finish(fig, save):
     path = Path(save)
     if path.suffix.lower() != ".png":
         raise ValueError(f"save must be a path ending in .png, got {str(save)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write beside the target, then rename: os.replace is atomic on one filesystem
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI_SAVE, bbox_inches="tight")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a figure is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as f:   # a temporary file beside it, then a rename
+        fig.savefig(f, format="png", dpi=DPI_SAVE, bbox_inches="tight")
     return fig
 
 

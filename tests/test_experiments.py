@@ -347,3 +347,20 @@ def test_load_results_refuses_other_json(tmp_path):
     path.write_text('{"runs": []}')
     with pytest.raises(ValueError, match="not a results file written by save_results"):
         experiments.load_results(path)
+
+
+def test_save_results_keeps_a_file_that_differs_only_in_wall_times(tmp_path, synth):
+    """Re-running the notebook (as pytest does) must not rewrite the committed results."""
+    config = small(0.5)
+    runs = experiments.run_many([config], synth, workers=1)
+    h = runs[config]
+    path = experiments.save_results(tmp_path / "results.json", runs, chosen_lr=0.5)
+    before = path.read_text()
+    h.epoch_time = [t + 1.0 for t in h.epoch_time]              # another machine, another speed
+    experiments.save_results(path, runs, chosen_lr=0.5)
+    assert path.read_text() == before
+    h.val_acc = [a - 0.01 for a in h.val_acc]                   # a result changed: rewritten
+    experiments.save_results(path, runs, chosen_lr=0.5)
+    assert experiments.load_results(path)[0][config].val_acc == h.val_acc
+    experiments.save_results(path, runs, chosen_lr=0.3)          # so did an extra value
+    assert experiments.load_results(path)[1] == {"chosen_lr": 0.3}
