@@ -131,61 +131,74 @@ class PerExampleSGD:
         self.g[:] = g
         return loss
 
-    def _run_sparse(self, order, losses, VT):
-        W, b, c = self.params["W"], self.params["b"], self.params["c"]
-        indptr, indices, values2, labels = self.indptr, self.indices, self.values2, self.labels
-        values = values2[:, 0]
-        g_col = self.g_col
-        rows_buf, step_buf = self.rows, self.step_W
-        z, h, hh, dh, o, g, dz2, step_VT = self.z, self.h, self.hh, self.dh, self.o, self.g, self.dz2, self.step_VT
-        dz = dz2[0]
+    def _step(self, VT, losses):
+        """The middle of a per-example step, shared by both kernels, as a closure.
+
+        ``step(n, label)``, called once the kernel has put x W into ``self.z``: the rest
+        of the forward pass (z += b, h = sigmoid(z) = (1 + tanh(z/2)) / 2, o = h V + c),
+        the loss into ``losses[n]`` and g = -lr (y - t), the backward pass down to
+        ``dz2[0]`` = -lr dl/dz, and the in-place updates of V (as VT), c and b. Returns
+        False, having updated nothing, when the loss is not finite. The kernel then
+        updates the rows of W, which it alone knows (all of them, or the gathered ones).
+        """
+        b, c = self.params["b"], self.params["c"]
+        z, h, hh, dh, o, g, step_VT = self.z, self.h, self.hh, self.dh, self.o, self.g, self.step_VT
+        dz, g_col = self.dz2[0], self.g_col
         half, one = self.half, self.one
-        take, dot, matmul, multiply, subtract, tanh = np.take, np.dot, np.matmul, np.multiply, np.subtract, np.tanh
-        softmax_step = self._softmax_step
-        isfinite = math.isfinite
-        for n, i in enumerate(order):
-            start, stop = indptr[i], indptr[i + 1]
-            idx, x2, xi = indices[start:stop], values2[start:stop], values[start:stop]
-            Wi, step = rows_buf[:stop - start], step_buf[:stop - start]
-            take(W, idx, axis=0, out=Wi, mode="clip")   # the rows of W this x touches
+        add, dot, multiply, subtract, tanh = np.add, np.dot, np.multiply, np.subtract, np.tanh
+        softmax_step, isfinite = self._softmax_step, math.isfinite
+
+        def step(n, label):
             # forward: z = x W + b, h = sigmoid(z), o = h V + c
-            dot(xi, Wi, out=z)
-            z += b
+            add(z, b, out=z)
             multiply(z, half, out=h)
             tanh(h, out=h)
-            h *= half
-            h += half
+            multiply(h, half, out=h)
+            add(h, half, out=h)
             dot(VT, h, out=o)
-            o += c
-            loss = softmax_step(labels[i])
+            add(o, c, out=o)
+            loss = softmax_step(label)
             losses[n] = loss
             if not isfinite(loss):
-                return n + 1
+                return False
             # backward, already times -lr: g = -lr dl/do
             dot(g, VT, out=dh)                           # -lr dl/dh = g V^T (V before its update)
             subtract(one, h, out=hh)
-            hh *= h
+            multiply(hh, h, out=hh)
             multiply(hh, dh, out=dz)                     # -lr dl/dz = -lr dl/dh * h (1 - h)
-            multiply(g_col, h, out=step_VT)         # -lr dl/dV^T = g h^T
-            VT += step_VT
-            c += g
-            b += dz
-            matmul(x2, dz2, out=step)                    # -lr dl/dW[idx] = x[idx]^T (-lr dl/dz)
-            Wi += step
+            multiply(g_col, h, out=step_VT)              # -lr dl/dV^T = g h^T
+            add(VT, step_VT, out=VT)
+            add(c, g, out=c)
+            add(b, dz, out=b)
+            return True
+
+        return step
+
+    def _run_sparse(self, order, losses, VT):
+        W, dz2, labels = self.params["W"], self.dz2, self.labels
+        indptr, indices, values2 = self.indptr, self.indices, self.values2
+        values = values2[:, 0]
+        rows_buf, step_buf = self.rows, self.step_W
+        z, take, dot, matmul = self.z, np.take, np.dot, np.matmul
+        step = self._step(VT, losses)
+        for n, i in enumerate(order):
+            start, stop = indptr[i], indptr[i + 1]
+            idx, x2, xi = indices[start:stop], values2[start:stop], values[start:stop]
+            Wi, step_W = rows_buf[:stop - start], step_buf[:stop - start]
+            take(W, idx, axis=0, out=Wi, mode="clip")   # the rows of W this x touches
+            dot(xi, Wi, out=z)                           # x W, from those rows only
+            if not step(n, labels[i]):
+                return n + 1
+            matmul(x2, dz2, out=step_W)                  # -lr dl/dW[idx] = x[idx]^T (-lr dl/dz)
+            Wi += step_W
             W[idx] = Wi                                  # write the updated rows back
         return len(order)
 
     def _run_dense(self, order, losses, VT):
-        W, b, c = self.params["W"], self.params["b"], self.params["c"]
-        x, x2all, xcol, labels = self.x, self.x2, self.xcol, self.labels
-        g_col = self.g_col
-        step = self.step_W
-        z, h, hh, dh, o, g, dz2, step_VT = self.z, self.h, self.hh, self.dh, self.o, self.g, self.dz2, self.step_VT
-        dz = dz2[0]
-        half, one = self.half, self.one
-        dot, matmul, multiply, subtract, tanh = np.dot, np.matmul, np.multiply, np.subtract, np.tanh
-        softmax_step = self._softmax_step
-        isfinite = math.isfinite
+        W, dz2, labels = self.params["W"], self.dz2, self.labels
+        x, x2all, xcol = self.x, self.x2, self.xcol
+        step_W, z, dot, matmul = self.step_W, self.z, np.dot, np.matmul
+        step = self._step(VT, losses)
         for n, i in enumerate(order):
             if x2all is not None:
                 x2 = x2all[i]
@@ -193,27 +206,10 @@ class PerExampleSGD:
                 xcol[:, 0] = x[i]
                 x2 = xcol
             dot(x2[:, 0], W, out=z)
-            z += b
-            multiply(z, half, out=h)
-            tanh(h, out=h)
-            h *= half
-            h += half
-            dot(VT, h, out=o)
-            o += c
-            loss = softmax_step(labels[i])
-            losses[n] = loss
-            if not isfinite(loss):
+            if not step(n, labels[i]):
                 return n + 1
-            dot(g, VT, out=dh)
-            subtract(one, h, out=hh)
-            hh *= h
-            multiply(hh, dh, out=dz)
-            multiply(g_col, h, out=step_VT)
-            VT += step_VT
-            c += g
-            b += dz
-            matmul(x2, dz2, out=step)
-            W += step
+            matmul(x2, dz2, out=step_W)                  # -lr dl/dW = x^T (-lr dl/dz)
+            W += step_W
         return len(order)
 
 
