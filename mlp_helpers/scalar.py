@@ -32,6 +32,7 @@ __all__ = [
     "log_softmax",
     "cross_entropy",
     "one_hot",
+    "weighted_sums",
     "forward",
     "loss_grad_y",
     "softmax_jacobian",
@@ -116,24 +117,28 @@ def forward(x, W, b, V, c):
     return _forward(x, W, b, V, c)
 
 
+def weighted_sums(inputs, weights, bias):
+    """One layer's weighted sums: out_j = sum_i inputs_i weights_ij + bias_j.
+
+    Args: inputs, n floats; weights, n lists of m floats; bias, m floats.
+    Returns m floats. z = weighted_sums(x, W, b) and o = weighted_sums(h, V, c).
+    """
+    out = [0.0] * len(bias)
+    for j in range(len(bias)):
+        total = bias[j]
+        for i in range(len(inputs)):
+            total += inputs[i] * weights[i][j]
+        out[j] = total
+    return out
+
+
 def _forward(x, W, b, V, c):
-    D, H, K = len(x), len(b), len(c)
     # z_j = sum_i x_i W_ij + b_j: each hidden unit adds up its weighted inputs.
-    z = [0.0] * H
-    for j in range(H):
-        total = b[j]
-        for i in range(D):
-            total += x[i] * W[i][j]
-        z[j] = total
+    z = weighted_sums(x, W, b)
     # h_j = sigmoid(z_j): squash each unit into (0, 1).
     h = [sigmoid(z_j) for z_j in z]
     # o_k = sum_j h_j V_jk + c_k: the same weighted sum, one layer up.
-    o = [0.0] * K
-    for k in range(K):
-        total = c[k]
-        for j in range(H):
-            total += h[j] * V[j][k]
-        o[k] = total
+    o = weighted_sums(h, V, c)
     # y = softmax(o): turn the logits into probabilities.
     y = softmax(o)
     return {"z": z, "h": h, "o": o, "y": y}

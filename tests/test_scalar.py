@@ -283,3 +283,10 @@ def test_train_sgd_bad_input():
         scalar.train_sgd([[1.0, 2.0, 3.0]] + xs[1:], labels, p, lr=0.1)
     with pytest.raises(ValueError, match=r"n_hidden must be an integer >= 1, got 0"):
         scalar.init_params(2, 0, 2)
+
+
+def test_weighted_sums_is_one_layer():
+    # z_j = sum_i x_i W_ij + b_j, for x = (1, -1), W 2x3, b 3: the worked example's first layer
+    x, W, b = [1.0, -1.0], [[1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]], [0.25, 0.0, -1.0]
+    assert scalar.weighted_sums(x, W, b) == [2.25, 1.5, -2.0]
+    assert scalar.weighted_sums([], [], [0.5]) == [0.5]     # no inputs: just the bias
