@@ -85,7 +85,7 @@ def test_a_single_wrong_entry_is_located():
     assert worst.worst_index == (2, 1)
     assert worst.max_rel_error == pytest.approx(1 / 3, rel=1e-6)
     assert worst.worst_analytic == pytest.approx(2 * worst.worst_numeric, rel=1e-8)
-    assert f"FAILED: V[2, 1] has relative error 3.33e-01" in str(report)
+    assert "FAILED: V[2, 1] has relative error 3.33e-01" in str(report)
     # every other entry of V is fine
     others = np.delete(worst.rel_error.ravel(), 2 * 3 + 1)
     assert others.max() < TOLERANCE

@@ -10,6 +10,8 @@ from nbclient.exceptions import CellExecutionError
 from mlp_helpers import release as rel
 from mlp_helpers.release import ReleaseError, release, release_notebook
 
+from nbtext import all_strings
+
 FIXTURE = Path(__file__).parent / "fixtures" / "classroom_sample.ipynb"
 
 
@@ -26,19 +28,6 @@ def _region_lines(nb, begin, end):
             elif inside and line.strip():
                 found.append(line.strip())
     return found
-
-
-def _all_strings(obj):
-    """Every string anywhere in a JSON structure (sources, outputs, metadata)."""
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield k
-            yield from _all_strings(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _all_strings(v)
 
 
 def _notebook(*cells):
@@ -91,7 +80,7 @@ def test_hidden_tests_removed_and_visible_checks_kept(released):
     assert nb.cells[11].source == "check_sgd_update(sgd_update)"
     text = FIXTURE.read_text()
     assert "BEGIN HIDDEN TESTS" in text
-    assert not any(m in s for s in _all_strings(json.loads(json.dumps(nb)))
+    assert not any(m in s for s in all_strings(json.loads(json.dumps(nb)))
                    for m in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN", "END HIDDEN"))
 
 
@@ -103,7 +92,7 @@ def test_no_solution_text_survives_anywhere(released):
               + [o["text"].strip() for c in source.cells if c.cell_type == "code"
                  for o in c.outputs if "text" in o])
     assert len(secret) >= 12
-    strings = list(_all_strings(json.loads((out / FIXTURE.name).read_text())))
+    strings = list(all_strings(json.loads((out / FIXTURE.name).read_text())))
     leaked = [line for line in secret if any(line in s for s in strings)]
     assert leaked == []
 

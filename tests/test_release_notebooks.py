@@ -24,6 +24,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from nbtext import all_strings
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 STUB = "raise NotImplementedError()"
@@ -52,19 +54,6 @@ def _regions(nb, begin, end):
             elif inside is not None and line.strip():
                 inside.append(line.strip())
     return found
-
-
-def _all_strings(obj):
-    """Every string anywhere in a JSON structure (sources, outputs, metadata, keys)."""
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield k
-            yield from _all_strings(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _all_strings(v)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +126,7 @@ def test_no_solution_hidden_test_or_output_survives(release_dir, sources):
                for o in c.outputs if "text" in o for line in o["text"].split("\n")
                if len(line.strip()) > 20 and line.strip() not in code_text}
     assert len(secret) > 60 and len(outputs) > 20
-    released = [s for p in sorted(out.iterdir()) for s in _all_strings(json.loads(p.read_text()))]
+    released = [s for p in sorted(out.iterdir()) for s in all_strings(json.loads(p.read_text()))]
     released_lines = {line.strip() for s in released for line in s.split("\n")}
     # no line of a solution or hidden test appears as a line of the release ...
     assert sorted(secret & released_lines) == []
