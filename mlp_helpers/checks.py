@@ -2,8 +2,9 @@
 
 Each check runs your function on a few small cases whose answers are known, either
 exactly (softmax of equal logits is uniform) or by finite differences of a loss
-that this module computes itself. Nothing here imports the kit's reference
-solution (:mod:`mlp_helpers.scalar`, :mod:`mlp_helpers.network`): the expected
+that this module computes itself. No expected value comes from the kit's reference
+solution (:mod:`mlp_helpers.scalar`, :mod:`mlp_helpers.network`; only
+``check_sgd_epoch`` hands your training loop an ``MLP`` to drive): the expected
 gradients come from the definition of a derivative,
 
     dl/dw ~ (8 (l(w + e) - l(w - e)) - (l(w + 2e) - l(w - 2e))) / (12 e),
