@@ -65,3 +65,21 @@ def test_environment_uses_conda_forge_only():
 def test_requirements_allow_numpy_2():
     spec = requirements()["numpy"]
     assert "<2" not in spec and "<3" in spec
+
+
+def _quickstart_commands():
+    """The commands in the README's Quickstart code blocks, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_readme_quickstart_is_two_commands_and_ci_runs_them():
+    setup, test = _quickstart_commands()        # exactly two: set up and start; test
+    assert setup == "pip install -r requirements.txt && jupyter lab notebooks/"
+    assert test == "pytest"
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    # CI runs the set-up half (quietly; starting JupyterLab is not a test) and the test command
+    assert "python -m pip install -q -r requirements.txt" in ci and "pytest" in ci
