@@ -130,7 +130,8 @@ class MLP:
             dtype: np.float64 (default: the scalar code's precision) or np.float32.
         Returns: an MLP with n_in, n_hidden, n_out = D, H, K and params copied to ``dtype``
             (later changes to ``params`` do not reach the network, nor the other way round).
-        Raises: ValueError naming the entry that is missing or has the wrong shape.
+        Raises: ValueError naming the entry that is missing, has the wrong shape or is
+            not finite.
         """
         dtype = _check_dtype(dtype)
         if not isinstance(params, dict):
@@ -156,10 +157,12 @@ class MLP:
         if p["c"].shape != (K,):
             raise ValueError(f"params['c'] must have shape (K,) = ({K},) to match V {p['V'].shape}, "
                              f"got {p['c'].shape}")
-        new = object.__new__(cls)
-        new.n_in, new.n_hidden, new.n_out, new.dtype = D, H, K, dtype
-        new.params = p
-        return new
+        bad = [k for k, v in p.items() if not np.isfinite(v).all()]
+        if bad:
+            raise ValueError(f"params[{bad[0]!r}] must hold finite numbers, got NaN or inf")
+        net = cls(D, H, K, dtype=dtype)   # the constructor sets every attribute ...
+        net.params = p                    # ... and its random weights are replaced
+        return net
 
     def __repr__(self):
         return f"MLP({self.n_in}, {self.n_hidden}, {self.n_out}, dtype={self.dtype.name})"

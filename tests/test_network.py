@@ -368,6 +368,7 @@ def test_from_params_copies_arrays_and_casts_to_the_dtype():
     ({"c": np.zeros(3)}, r"params\['c'\] must have shape \(K,\) = \(2,\)"),
     ({"W": np.zeros(4)}, r"params\['W'\] must be \(D, H\)"),
     ({"W": [[1.0, 2.0, 3.0], [1.0]]}, r"params must hold numbers in the shapes"),
+    ({"V": np.full((3, 2), np.nan)}, r"params\['V'\] must hold finite numbers, got NaN or inf"),
 ])
 def test_from_params_names_the_entry_that_does_not_fit(change, match):
     p = dict(MLP(4, 3, 2).params, **change)
