@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import _describe, check_positive_int
+from ._checks import _describe, check_positive_int, check_seed
 from ._io import atomic_write
 
 __all__ = [
@@ -125,7 +125,7 @@ def load_synth(num_train=60_000, num_val=10_000, seed=0):
     """
     num_train = check_positive_int(num_train, "num_train")
     num_val = check_positive_int(num_val, "num_val")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
     train = _draw_synth(streams[0], streams[1], num_train)
     val = _draw_synth(streams[2], streams[3], num_val)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_positive_float, check_positive_int
+from ._checks import check_positive_float, check_positive_int, check_seed
 from ._io import atomic_write
 
 __all__ = [
@@ -95,7 +95,7 @@ class RunConfig:
         # Normalise types too: RunConfig(lr=1) and RunConfig(lr=1.0) are the same run.
         set_ = object.__setattr__  # the dataclass is frozen; this is its documented escape
         set_(self, "lr", check_positive_float(self.lr, "lr"))
-        set_(self, "seed", check_positive_int(self.seed, "seed", minimum=0))
+        set_(self, "seed", check_seed(self.seed))
         set_(self, "epochs", check_positive_int(self.epochs, "epochs"))
         set_(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
         set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
