@@ -112,16 +112,17 @@ class DivergenceRule:
       L0 the untrained network's mean loss on (up to) the first ``N_INITIAL``
       training examples and K the number of classes.
 
-    Why these numbers (measured, 784-300-10 on 2,000 MNIST images, and 2-16-2 on
-    the explorer's synthetic data): a healthy run's running loss falls from its
-    first entry on -- every run of notebook 04 (lr 0.001-0.03, 275-300 entries each)
-    peaks at its first entry, 0.55-0.9 x L0, and lr 0.1 peaks at 0.65 x L0. Too large
-    a rate holds the loss far above L0: lr 100 at 130-1800 x L0, lr 10 (per-example)
-    at 3.5-11 x L0 on MNIST and 17-37 x L0 on the synthetic data. Minibatch runs at
-    lr 1-10 can spike once to 2.6-4.5 x L0 at the first entry and then learn; the
-    window of 3 entries lets them. ``L0 + ln K`` keeps the rule sane when L0 is
-    small (a network already trained): the loss must then rise by more than the
-    loss of a uniform guess before it counts.
+    Why these numbers (measured with 784-300-10 on MNIST subsets and 2-16-2 on the
+    explorer's synthetic data): a healthy per-example run's running loss peaks at
+    its first entry -- every run of notebook 04 (lr 0.001-0.03, 275-300 entries
+    each) at 0.55-0.9 x L0, lr 0.1 on all 55,000 images at 0.46 x L0. Too large a
+    rate holds the loss far above L0: lr 100 at 130-1800 x L0 (2,000 images,
+    batch 1 and 64), lr 10 per-example at 3.5-11 x L0 on MNIST and 17-37 x L0 on
+    the synthetic data. Minibatch runs at large rates (notebook 03's batch 256 at
+    lr 2.56, three seeds) spike to 2.3-4.5 x L0 for one or two entries and then
+    learn, their third entry at most 1.3 x L0: the window of 3 entries lets them.
+    ``L0 + ln K`` keeps the rule sane when L0 is small (a network already
+    trained): the loss must then rise by more than a uniform guess's loss.
 
     Usage (what ``train`` does)::
 
