@@ -92,12 +92,20 @@ class MLP:
             K (an integer >= 2: with one class the loss is always 0).
         seed: an integer >= 0, seeds ``np.random.default_rng`` for the initial weights.
         dtype: np.float32 (default, fast) or np.float64 (for gradient checks).
+        init: how W (D, H) and V (H, K) start; b and c always start at zero.
 
-    Initialisation: W (D, H) and V (H, K) are Glorot/Xavier uniform,
-    U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), which keeps the variance of
-    the signal about the same through each layer; b and c are zeros. The draws
-    are made in float64 and then cast, so float32 and float64 networks with the
-    same seed hold the same weights (up to rounding).
+            * ``"glorot"`` (default): Glorot/Xavier uniform, U(-a, a) with
+              a = sqrt(6 / (fan_in + fan_out)). Named after Xavier Glorot, who chose
+              a so that the variance of the signal stays about the same through each
+              layer: small enough that z = xW + b sits where the sigmoid is not flat.
+            * ``"normal"``: every weight drawn from N(0, 1), the textbook mistake: with
+              784 inputs z has a standard deviation of about sqrt(sum x^2) (~9 on MNIST),
+              so most hidden units start saturated, h near 0 or 1.
+            * ``"zeros"``: every weight 0. All hidden units then compute the same h and
+              receive the same gradient, so they stay identical forever (symmetry).
+
+    The draws are made in float64 and then cast, so float32 and float64 networks with
+    the same seed hold the same weights (up to rounding).
 
     Attributes:
         params: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,), arrays of ``dtype``.
@@ -105,17 +113,18 @@ class MLP:
         n_in, n_hidden, n_out, dtype.
     """
 
-    def __init__(self, n_in, n_hidden, n_out, seed=0, dtype=np.float32):
+    def __init__(self, n_in, n_hidden, n_out, seed=0, dtype=np.float32, init="glorot"):
         self.n_in = check_positive_int(n_in, "n_in")
         self.n_hidden = check_positive_int(n_hidden, "n_hidden")
         self.n_out = check_positive_int(n_out, "n_out", minimum=2)
         self.dtype = _check_dtype(dtype)
+        draw = _check_init(init)
         rng = np.random.default_rng(check_seed(seed))
         D, H, K = self.n_in, self.n_hidden, self.n_out
         self.params = {
-            "W": _glorot_uniform(rng, D, H).astype(self.dtype),
+            "W": draw(rng, D, H).astype(self.dtype),
             "b": np.zeros(H, dtype=self.dtype),
-            "V": _glorot_uniform(rng, H, K).astype(self.dtype),
+            "V": draw(rng, H, K).astype(self.dtype),
             "c": np.zeros(K, dtype=self.dtype),
         }
 
@@ -346,6 +355,27 @@ def _glorot_uniform(rng, fan_in, fan_out):
     """(fan_in, fan_out) float64 draws from U(-a, a), a = sqrt(6 / (fan_in + fan_out))."""
     a = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-a, a, size=(fan_in, fan_out))
+
+
+def _standard_normal(rng, fan_in, fan_out):
+    """(fan_in, fan_out) float64 draws from N(0, 1), whatever the layer's size."""
+    return rng.standard_normal(size=(fan_in, fan_out))
+
+
+def _zeros(rng, fan_in, fan_out):
+    """(fan_in, fan_out) zeros (rng unused: every network starts the same)."""
+    return np.zeros((fan_in, fan_out))
+
+
+#: MLP(init=...) -> the function that draws one weight matrix (rng, fan_in, fan_out)
+INITS = {"glorot": _glorot_uniform, "normal": _standard_normal, "zeros": _zeros}
+
+
+def _check_init(init):
+    """One of the names in INITS -> its draw function, else ValueError."""
+    if not isinstance(init, str) or init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+    return INITS[init]
 
 
 def _check_dtype(dtype):

@@ -42,6 +42,11 @@ class History:
         val_loss[e], val_acc[e]: mean cross-entropy and accuracy on ``val`` after
             epoch e (``net.mean_loss`` and ``net.accuracy``); empty lists without val.
         epoch_time[e]: seconds of training in epoch e (validation not included).
+        epoch_lr[e]: the learning rate used in epoch e (``lr`` times the schedule's factor).
+        train_loss_after[e], train_acc_after[e]: with ``eval_train=True`` only, the mean
+            cross-entropy and accuracy on the whole training set measured with the
+            weights at the end of epoch e -- the same weights as val_loss[e], so the two
+            can be compared directly (train_loss[e] lags them); else empty lists.
 
     Every ``log_every`` examples (counted across epochs):
         running_loss[i]: mean loss of the examples since the previous entry;
@@ -64,6 +69,9 @@ class History:
     running_loss: list = field(default_factory=list)
     running_at: list = field(default_factory=list)
     epoch_time: list = field(default_factory=list)
+    epoch_lr: list = field(default_factory=list)
+    train_loss_after: list = field(default_factory=list)
+    train_acc_after: list = field(default_factory=list)
     diverged: bool = False
     stopped: bool = False
     examples_seen: int = 0
@@ -171,7 +179,7 @@ class DivergenceRule:
 
 
 def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
-          log_every=1000, progress=True, callback=None):
+          log_every=1000, progress=True, callback=None, lr_schedule=None, eval_train=False):
     """Train ``net`` in place with minibatch SGD; return a :class:`History`.
 
     Args:
@@ -192,11 +200,21 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
             each running-loss entry and "epoch" after each epoch (its validation
             metrics already appended). Returning True stops training there
             (``history.stopped``); from another thread, set a flag the callback reads.
+        lr_schedule: None (the same rate in every epoch), or how the rate changes from
+            epoch to epoch: a sequence of ``epochs`` factors, or a function
+            ``lr_schedule(epoch)`` of the epoch number (0, 1, ...) returning one. Epoch e
+            then uses the rate ``lr * factor_e``; each factor must be a finite number > 0.
+            Example, halving the rate after every epoch: ``lr_schedule=lambda e: 0.5 ** e``.
+            The rates used are recorded in ``history.epoch_lr``.
+        eval_train: also measure the loss and accuracy on the whole training set with
+            the weights at the end of each epoch (``history.train_loss_after``,
+            ``train_acc_after``); costs one forward pass over the training set an epoch.
 
     Divergence (see :class:`DivergenceRule`: the loss NaN or inf, or held far above
     the untrained network's) stops training with a RuntimeWarning that names the
-    learning rate and suggests a smaller one, and ``history.diverged`` is True. Per-example SGD runs with one BLAS thread (if
-    threadpoolctl is installed): matrix-vector work is faster that way.
+    learning rate and suggests a smaller one, and ``history.diverged`` is True.
+    Per-example SGD runs with one BLAS thread (if threadpoolctl is installed):
+    matrix-vector work is faster that way.
     """
     x, y, x_val, y_val = _check_data(net, data, val)
     lr = check_positive_float(lr, "lr")
@@ -211,6 +229,9 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
         raise ValueError(f"progress must be True or False, got {progress!r}")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be None or a function callback(event, history), got {callback!r}")
+    rates = [lr * factor for factor in _check_schedule(lr_schedule, epochs)]
+    if not isinstance(eval_train, (bool, np.bool_)):
+        raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
 
     history = History(lr=lr, batch_size=batch_size, epochs=epochs, seed=seed, n_train=len(x))
     if batch_size == 1:
@@ -227,6 +248,8 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
             for epoch in range(epochs):
                 if bar is not None:
                     bar.set_description(f"epoch {epoch + 1}/{epochs}")
+                stepper.lr = rates[epoch]
+                history.epoch_lr.append(rates[epoch])
                 start = time.perf_counter()
                 finished = run.epoch(rng.permutation(len(x)), bar)
                 elapsed = time.perf_counter() - start
@@ -238,6 +261,9 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
                     break
                 history.train_loss.append(run.epoch_loss)
                 history.epoch_time.append(elapsed)
+                if eval_train:
+                    history.train_loss_after.append(net.mean_loss(x, y))
+                    history.train_acc_after.append(net.accuracy(x, y))
                 if x_val is not None:
                     history.val_loss.append(net.mean_loss(x_val, y_val))
                     history.val_acc.append(net.accuracy(x_val, y_val))
@@ -250,10 +276,12 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
         if bar is not None:
             bar.close()
     if history.diverged:
+        rate = history.epoch_lr[-1]
+        scheduled = f" (scheduled to {rate:g} in that epoch)" if rate != lr else ""
         warnings.warn(
             f"training diverged: {run.reason} after {history.examples_seen} examples "
-            f"with lr={lr:g}; the learning rate is too large for this network -- try a smaller one "
-            f"(e.g. lr={lr / 10:g})", RuntimeWarning, stacklevel=2)
+            f"with lr={lr:g}{scheduled}; the learning rate is too large for this network -- try a "
+            f"smaller one (e.g. lr={lr / 10:g})", RuntimeWarning, stacklevel=2)
     return history
 
 
@@ -335,6 +363,27 @@ def _check_pair(net, pair, name):
     y = check_labels(pair[1], net.n_out, f"{name} y", n_examples=x.shape[0])
     x = np.ascontiguousarray(x, dtype=net.dtype)
     return x, y
+
+
+def _check_schedule(lr_schedule, epochs):
+    """The learning-rate factor of every epoch, as a list of ``epochs`` floats > 0."""
+    if lr_schedule is None:
+        return [1.0] * epochs
+    if callable(lr_schedule):
+        factors = []
+        for epoch in range(epochs):
+            try:
+                factor = lr_schedule(epoch)
+            except Exception as e:
+                raise ValueError(f"lr_schedule({epoch}) raised {type(e).__name__}: {e}") from e
+            factors.append(check_positive_float(factor, f"lr_schedule({epoch})"))
+        return factors
+    if isinstance(lr_schedule, (str, bytes)) or not hasattr(lr_schedule, "__len__"):
+        raise ValueError(f"lr_schedule must be None, a function of the epoch, or a sequence of {epochs} "
+                         f"factors (one per epoch), got {lr_schedule!r}")
+    if len(lr_schedule) != epochs:
+        raise ValueError(f"lr_schedule must have one factor per epoch ({epochs}), got {len(lr_schedule)}")
+    return [check_positive_float(f, f"lr_schedule[{i}]") for i, f in enumerate(lr_schedule)]
 
 
 def _postfix(history):

@@ -427,3 +427,22 @@ def test_from_params_missing_key_and_bad_dtype():
         MLP.from_params({k: v for k, v in p.items() if k != "c"})
     with pytest.raises(ValueError, match="dtype must be np.float32 or np.float64"):
         MLP.from_params(p, dtype=np.int64)
+
+
+# ---- initialisations ------------------------------------------------------------------------
+
+def test_init_normal_and_zeros():
+    normal = MLP(784, 300, 10, seed=0, dtype=np.float64, init="normal")
+    assert abs(normal.params["W"].std() - 1.0) < 0.01 and abs(normal.params["W"].mean()) < 0.01
+    assert abs(normal.params["V"].std() - 1.0) < 0.05
+    zeros = MLP(5, 4, 3, init="zeros")
+    assert all(not w.any() for w in zeros.params.values())
+    glorot = MLP(5, 4, 3, seed=2)
+    assert np.array_equal(glorot.params["W"], MLP(5, 4, 3, seed=2, init="glorot").params["W"])
+    assert np.all(normal.params["b"] == 0) and np.all(normal.params["c"] == 0)
+
+
+@pytest.mark.parametrize("init", ["Glorot", "uniform", None, 3])
+def test_unknown_init_is_refused(init):
+    with pytest.raises(ValueError, match=r"init must be one of 'glorot', 'normal', 'zeros', got "):
+        MLP(5, 4, 3, init=init)
