@@ -411,7 +411,8 @@ class LRExplorer:
         finally:
             run.finished = time.perf_counter()
             try:
-                if run.status in ("done", "stopped") and run.val_at and run.val_at[-1] < run.examples_seen():
+                if (run.status in ("done", "stopped", "diverged") and run.val_at
+                        and run.val_at[-1] < run.examples_seen()):
                     self._measure_val(run)     # the curve ends where training ended
                 self._refresh(run)
             except Exception as exc:     # never leave the buttons disabled

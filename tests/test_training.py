@@ -498,3 +498,13 @@ def test_inputs_out_of_the_network_dtype_are_refused_not_blamed_on_the_lr(synth)
                                          r"column 1, is 1e\+39, which would become inf"):
         train(MLP(2, 4, 2), (x, y), progress=False)
     train(MLP(2, 4, 2, dtype=np.float64), (x[:5], y[:5]), epochs=1, progress=False)   # fits float64
+
+
+def test_a_schedule_that_raises_the_rate_too_far_is_flagged_in_its_epoch(synth):
+    (x, y), _, _ = load_synth(num_train=3000, num_val=10, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(MLP(2, 16, 2, seed=0), (x, y), lr=0.1, epochs=3, log_every=500, progress=False,
+                  lr_schedule=[1.0, 1.0, 100.0])
+    assert h.diverged and h.epochs_done == 2 and h.epoch_lr == [0.1, 0.1, 10.0]
+    assert "with lr=0.1 (scheduled to 10 in that epoch)" in str(caught[0].message)

@@ -143,6 +143,8 @@ def test_a_too_large_rate_is_flagged_by_trains_divergence_rule(explorer):
     assert run.status == "diverged" and run.history.diverged and run.diverging
     assert np.all(np.isfinite(run.history.running_loss))
     assert run.history.examples_seen < 3 * 5000             # stopped where it diverged
+    assert run.val_at[-1] == run.history.examples_seen      # the curve ends there, far up
+    assert run.val_loss[-1] > 5 * run.val_loss[0]
     assert run.divergence_reason.startswith("the running loss (")
     assert "<b>diverged</b> after" in explorer.readout.value
     assert "stayed above" in explorer.readout.value and "learning rate is too large" in explorer.readout.value
