@@ -476,7 +476,7 @@ def test_notebook_03s_large_batch_runs_spike_but_are_not_flagged(B, seed):
 
 def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
     """Every full run of notebook 04 (results/mnist_experiments.json) stays far below the rule:
-    its running loss peaks at the first entry, under the untrained network's loss L0."""
+    its running loss never reaches the untrained network's loss L0, a third of the threshold."""
     from mlp_helpers import load_mnist
     document = json.loads(RESULTS.read_text(encoding="utf-8"))
     (x, y), _, _ = load_mnist(final=False, verbose=False)       # final runs share the first rows
@@ -487,7 +487,7 @@ def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
         rule = DivergenceRule.for_network(net, x, y)
         assert all(rule.check(running[:i]) is None for i in range(1, len(running) + 1)), config
         assert all(rule.check_epoch(loss, net) is None for loss in item["history"]["train_loss"])
-        assert max(running) == running[0] < rule.initial_loss <= rule.threshold / 3, config
+        assert max(running) < rule.initial_loss <= rule.threshold / 3, config
 
 
 def test_inputs_out_of_the_network_dtype_are_refused_not_blamed_on_the_lr(synth):
