@@ -369,7 +369,7 @@ def test_save_results_keeps_a_file_that_differs_only_in_wall_times(tmp_path, syn
 # --------------------------------------------------------------------------- a killed parent
 
 def _proc_children():
-    """{pid: parent pid} of every process, read from /proc."""
+    """{pid: (parent pid, state, CPU ticks used, start time)} of every process, from /proc."""
     table = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -379,7 +379,7 @@ def _proc_children():
             except OSError:
                 continue
             table[int(entry)] = (int(fields[1]), fields[0], int(fields[11]) + int(fields[12]), int(fields[19]))
-    return table   # pid -> (ppid, state, cpu ticks, start time)
+    return table
 
 
 def _descendants(pid, table):
