@@ -30,7 +30,6 @@ __all__ = [
     "running_loss",
     "log_axis",
     "gradient_noise",
-    "minibatch_variance",
     "mean_std_bands",
     "lr_comparison",
     "decision_boundary",
@@ -384,19 +383,6 @@ def _noise_arrays(label, m):
     return arrays, trace, full, n_train
 
 
-def minibatch_variance(trace, batch_sizes, n_train):
-    """E |g_B - g|^2 for a minibatch of B examples drawn without replacement from N.
-
-    ``trace`` is tr(Sigma) = mean over the N examples of |g_n - g|^2 (the variance of a
-    single example's gradient). The mean of B of them varies tr(Sigma) / B times
-    (N - B) / (N - 1): the second factor is the finite-population correction, about 1
-    while B << N, and 0 at B = N (the whole set has no sampling noise).
-    Returns a float64 array like ``batch_sizes``.
-    """
-    B = np.asarray(batch_sizes, dtype=np.float64)
-    return trace / B * (n_train - B) / (n_train - 1)
-
-
 def gradient_noise(measurements, *, title=None, save=None):
     """The minibatch gradient at fixed weights: its noise and its length against B.
 
@@ -408,7 +394,8 @@ def gradient_noise(measurements, *, title=None, save=None):
             error), ``sq_norm`` and ``sq_norm_se`` (the same for |g_B|^2),
             ``trace`` (tr(Sigma), the variance of one example's gradient over the
             whole set), ``full_sq_norm`` (|g|^2, g the full-set mean gradient) and
-            ``n_train`` (N, the set the minibatches were drawn from).
+            ``n_train`` (N, the set the minibatches were drawn from): what
+            :func:`mlp_helpers.gradnoise.measure` returns.
         title: figure title; save: optional PNG path.
 
     Left panel: the measured variance (markers, +- 2 standard errors) and the law
@@ -422,6 +409,8 @@ def gradient_noise(measurements, *, title=None, save=None):
     if not isinstance(measurements, dict) or not measurements:
         raise ValueError("measurements must be a non-empty dict {label: measurement dict}, "
                          f"got {type(measurements).__name__}")
+    from .gradnoise import minibatch_variance
+
     checked = {label: _noise_arrays(label, m) for label, m in measurements.items()}
     all_B = np.unique(np.concatenate([a["batch_sizes"] for a, *_ in checked.values()]))
     with _style():

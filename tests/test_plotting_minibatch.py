@@ -1,6 +1,4 @@
 """Tests of notebook 03's plotting helpers: readable log axes and the minibatch gradient noise."""
-import itertools
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,6 +9,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mlp_helpers import plotting  # noqa: E402
+from mlp_helpers.gradnoise import minibatch_variance  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -27,23 +26,6 @@ def _labels(axis):
     lo, hi = sorted(axis.get_view_interval())
     return [t.get_text() for t, v in zip(axis.get_majorticklabels(), axis.get_majorticklocs())
             if lo <= v <= hi]
-
-
-# ------------------------------------------------------------ minibatch_variance ---
-
-def test_minibatch_variance_exact_values():
-    np.testing.assert_allclose(plotting.minibatch_variance(12.0, [1, 4, 10], 10), [12.0, 2.0, 0.0])
-
-
-def test_minibatch_variance_is_the_mean_over_every_minibatch():
-    # all subsets of B distinct examples out of N: the mean of |g_B - g|^2 is tr(Sigma)/B (N-B)/(N-1)
-    rng = np.random.default_rng(0)
-    g_n = rng.normal(size=(7, 3))                               # 7 per-example gradients in R^3
-    g = g_n.mean(axis=0)
-    trace = ((g_n - g) ** 2).sum(axis=1).mean()
-    for B in range(1, 8):
-        dist = [((g_n[list(s)].mean(axis=0) - g) ** 2).sum() for s in itertools.combinations(range(7), B)]
-        np.testing.assert_allclose(np.mean(dist), plotting.minibatch_variance(trace, B, 7), rtol=1e-12, atol=1e-15)
 
 
 # ---------------------------------------------------------------------- log_axis ---
@@ -91,7 +73,7 @@ def test_log_axis_bad_inputs():
 
 def _measurement(trace=80.0, full=3.5, n_train=10_000):
     B = np.array([1, 4, 16, 64])
-    law = plotting.minibatch_variance(trace, B, n_train)
+    law = minibatch_variance(trace, B, n_train)
     return {"batch_sizes": B.tolist(), "variance": (law * 1.05).tolist(), "variance_se": (law * 0.02).tolist(),
             "sq_norm": (full + law).tolist(), "sq_norm_se": ((full + law) * 0.02).tolist(),
             "trace": trace, "full_sq_norm": full, "n_train": n_train}
