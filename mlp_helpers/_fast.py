@@ -128,14 +128,14 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, V, c, z, 
         for k in range(K):
             o[k] = math.exp(o[k] - top) / total
         o[label] -= 1.0
-        # dl/dh_j = sum_k V_jk dl/do_k (V before its update), dl/dz_j = dl/dh_j h_j (1 - h_j);
-        # then V_jk -= lr h_j dl/do_k
+        # dl/dh_j = sum_k V_jk dl/do_k (V before its update), summed in dz[j] (in W's dtype,
+        # as the reference does), then V_jk -= lr h_j dl/do_k; dl/dz_j = dl/dh_j h_j (1 - h_j)
         for j in range(H):
-            dh_j = 0.0
+            dz[j] = 0
             for k in range(K):
-                dh_j += V[j, k] * o[k]
+                dz[j] += V[j, k] * o[k]
                 V[j, k] -= lr * h[j] * o[k]
-            dz[j] = dh_j * h[j] * (1.0 - h[j])
+            dz[j] *= h[j] * (1.0 - h[j])
         # c_k -= lr dl/do_k; b_j -= lr dl/dz_j
         for k in range(K):
             c[k] -= lr * o[k]
