@@ -57,6 +57,7 @@ def _compiled(f):
     return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(f) if HAVE_NUMBA else f
 
 
+@_compiled
 def sparse_rows(x):
     """The nonzero pixels of every row of x, in compressed-row (CSR) form.
 
@@ -65,10 +66,23 @@ def sparse_rows(x):
     ``pixels[indptr[n]:indptr[n + 1]]`` (int64 column numbers, in order) with values
     ``values[indptr[n]:indptr[n + 1]]`` (x's dtype). indptr is (N + 1,) int64.
     """
-    rows, pixels = np.nonzero(x)                     # row by row, columns in order
-    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=x.shape[0]), out=indptr[1:])
-    return indptr, pixels.astype(np.int64), x[rows, pixels]
+    N, D = x.shape
+    indptr = np.zeros(N + 1, np.int64)
+    for n in range(N):                               # first pass: how many in each row
+        count = 0
+        for i in range(D):
+            if x[n, i] != 0:
+                count += 1
+        indptr[n + 1] = indptr[n] + count
+    pixels = np.empty(indptr[N], np.int64)
+    values = np.empty(indptr[N], x.dtype)
+    p = 0
+    for n in range(N):                               # second pass: where and what they are
+        for i in range(D):
+            if x[n, i] != 0:
+                pixels[p], values[p] = i, x[n, i]
+                p += 1
+    return indptr, pixels, values
 
 
 @_compiled
