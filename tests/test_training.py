@@ -167,6 +167,16 @@ def test_without_numba_train_falls_back_to_the_reference_loop_and_warns_once():
         for k in ref.params:
             assert np.array_equal(ref.params[k], nets[0].params[k]), k
             assert np.array_equal(ref.params[k], nets[1].params[k]), k
+        # minibatch SGD without numba: the same steps on all the pixels
+        net, ref = MLP(6, 5, 2, seed=0, dtype=np.float64), MLP(6, 5, 2, seed=0, dtype=np.float64)
+        train(net, (x, y), lr=0.2, epochs=1, batch_size=8, seed=3, progress=False)
+        order = np.random.default_rng(3).permutation(50)
+        for start in range(0, 50, 8):
+            _, grads = ref.loss(x[order[start:start + 8]], y[order[start:start + 8]])
+            for k, w in ref.params.items():
+                w -= 0.2 * grads[k]
+        for k in ref.params:
+            assert np.allclose(ref.params[k], net.params[k], rtol=1e-12, atol=1e-14), k
         print("fallback ok")
     """)
     root = Path(__file__).resolve().parents[1]
