@@ -43,7 +43,9 @@ except ImportError:                    # the kit still works, per-example SGD mu
 
 __all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "sparse_rows", "sgd_steps"]
 
-HAVE_NUMBA = numba is not None
+#: numba is there and compiles (NUMBA_DISABLE_JIT=1 would run these loops as Python,
+#: far slower than the reference loop, so it counts as no numba)
+HAVE_NUMBA = numba is not None and not numba.config.DISABLE_JIT
 
 
 #: Two of the compiler's "fast math" licences: "reassoc" lets it add up a sum such as

@@ -73,7 +73,8 @@ def _stepper(net, x, y, lr, batch_size):
         return _fast.PerExampleSGD(net, x, y, lr)
     if not _warned_no_numba:
         _warned_no_numba = True
-        warnings.warn("numba is not installed, so per-example SGD runs the plain reference loop "
+        warnings.warn("numba is not available (not installed, or NUMBA_DISABLE_JIT is set), so per-example "
+                      "SGD runs the plain reference loop "
                       "(sgd_epoch), some 50 times slower (about 1 ms an example on MNIST instead of 10-20 us); "
                       "pip install numba for the compiled kernel",
                       RuntimeWarning, stacklevel=3)
