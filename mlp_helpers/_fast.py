@@ -57,7 +57,7 @@ FASTMATH = {"reassoc", "contract"}
 
 
 def _compiled(f):
-    """numba's ``njit(cache=True, nogil=True)`` when numba is installed; else f unchanged."""
+    """numba's ``njit(cache=True, nogil=True, fastmath=FASTMATH)`` with numba; else f unchanged."""
     return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(f) if HAVE_NUMBA else f
 
 
