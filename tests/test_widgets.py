@@ -125,13 +125,14 @@ def test_clear_removes_earlier_runs(explorer):
 
 def test_nan_divergence_is_reported_not_raised(explorer):
     # No rate on the slider (<= 10) makes this stable network's loss NaN; code can go further.
-    explorer.lr_slider.max = 31
-    explorer.lr_slider.value = 1e30
+    # (At 1e30 the loss stays finite, as in the reference loop; at 1e38 float32 overflows.)
+    explorer.lr_slider.max = 38
+    explorer.lr_slider.value = 1e38
     run = explorer.train(wait=True)
     assert run.status == "diverged" and run.history.diverged
     assert any("diverged" in w for w in run.warnings)       # train()'s RuntimeWarning, kept
     assert "<b>diverged</b> after" in explorer.readout.value
-    assert run.label == "lr=1e+30 (diverged)"
+    assert run.label == "lr=1e+38 (diverged)"
     assert not explorer.train_button.disabled
 
 
