@@ -24,7 +24,7 @@ import numpy as np
 
 from ._checks import check_inputs, check_labels, check_positive_int
 
-__all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "MLP"]
+__all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "forward", "backward", "MLP"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -78,6 +78,57 @@ def cross_entropy(o, y):
     """
     logp = log_softmax(o)
     return -logp[np.arange(len(y)), y].mean()
+
+
+# --------------------------------------------------------------------------------------
+# The forward and backward passes, as plain functions of the weights
+# --------------------------------------------------------------------------------------
+#
+# MLP's methods wrap these two. The same passes, fused into loops over one example's
+# nonzero pixels and compiled, are ``mlp_helpers._fast.sgd_steps``; tests/test_training.py
+# (test_per_example_kernel_equals_the_reference_loop) checks that the two agree.
+
+def forward(params, x):
+    """Every intermediate of the forward pass, for a batch of rows x.
+
+    Args: params, dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,); x, (B, D) of their dtype.
+    Returns: dict 'z' (B, H), 'h' (B, H), 'o' (B, K) and 'y' (B, K) class probabilities.
+    """
+    z = x @ params["W"] + params["b"]  # each hidden unit: weighted sum of the inputs, plus bias
+    h = sigmoid(z)                     # squashed into (0, 1)
+    o = h @ params["V"] + params["c"]  # each output: weighted sum of the hidden units
+    y = softmax(o)                     # logits -> probabilities
+    return {"z": z, "h": h, "o": o, "y": y}
+
+
+def backward(params, x, labels, cache, out=None):
+    """Gradients of the mean cross-entropy over the batch with respect to W, b, V, c.
+
+    Args: params and x as for :func:`forward`; labels, (B,) integer classes in [0, K);
+    cache, the dict ``forward(params, x)`` returned; out, None or a dict of arrays
+    shaped like params to write the gradients into.
+    Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,) (``out`` when given).
+    """
+    h, B = cache["h"], x.shape[0]
+    if out is None:
+        out = {k: np.empty_like(v) for k, v in params.items()}
+    with np.errstate(under="ignore"):   # products of tiny numbers flush to 0: harmless
+        # dl/do = (y - t) / B: softmax and cross-entropy together (report eq. 1.5),
+        # divided by B because the loss is the mean over the batch.
+        d_o = cache["y"].copy()
+        d_o[np.arange(B), labels] -= 1
+        d_o /= B
+        # o = h V + c: dl/dV = h^T dl/do, and dl/dc sums dl/do over the batch.
+        np.matmul(h.T, d_o, out=out["V"])
+        np.sum(d_o, axis=0, out=out["c"])
+        # dl/dh = dl/do V^T; through the sigmoid, dl/dz = dl/dh * h (1 - h).
+        d_z = d_o @ params["V"].T
+        d_z *= h
+        d_z *= 1 - h
+        # z = x W + b: dl/dW = x^T dl/dz, and dl/db sums dl/dz over the batch.
+        np.matmul(x.T, d_z, out=out["W"])
+        np.sum(d_z, axis=0, out=out["b"])
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -187,12 +238,7 @@ class MLP:
         return self._forward(self._check_x(x))
 
     def _forward(self, x):
-        W, b, V, c = self.params["W"], self.params["b"], self.params["V"], self.params["c"]
-        z = x @ W + b                  # each hidden unit: weighted sum of the inputs, plus bias
-        h = sigmoid(z)                 # squashed into (0, 1)
-        o = h @ V + c                  # each output: weighted sum of the hidden units
-        y = softmax(o)                 # logits -> probabilities
-        return {"z": z, "h": h, "o": o, "y": y}
+        return forward(self.params, x)
 
     def backward(self, x, y, cache, out=None):
         """Gradients of the mean cross-entropy with respect to W, b, V, c.
@@ -211,27 +257,7 @@ class MLP:
         return self._backward(x, y, cache, self._check_out(out))
 
     def _backward(self, x, y, cache, out=None):
-        h, probs = cache["h"], cache["y"]
-        B = x.shape[0]
-        if out is None:
-            out = {k: np.empty_like(v) for k, v in self.params.items()}
-        with np.errstate(under="ignore"):   # products of tiny numbers flush to 0: harmless
-            # dl/do = (y - t) / B: softmax and cross-entropy together (report eq. 1.5),
-            # divided by B because the loss is the mean over the batch.
-            d_o = probs.copy()
-            d_o[np.arange(B), y] -= 1
-            d_o /= B
-            # o = h V + c: dl/dV = h^T dl/do, and dl/dc sums dl/do over the batch.
-            np.matmul(h.T, d_o, out=out["V"])
-            np.sum(d_o, axis=0, out=out["c"])
-            # dl/dh = dl/do V^T; through the sigmoid, dl/dz = dl/dh * h (1 - h).
-            d_z = d_o @ self.params["V"].T
-            d_z *= h
-            d_z *= 1 - h
-            # z = x W + b: dl/dW = x^T dl/dz, and dl/db sums dl/dz over the batch.
-            np.matmul(x.T, d_z, out=out["W"])
-            np.sum(d_z, axis=0, out=out["b"])
-        return out
+        return backward(self.params, x, y, cache, out)
 
     def loss(self, x, y, out=None):
         """Mean cross-entropy over the batch, and its gradients.

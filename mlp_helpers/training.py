@@ -10,9 +10,10 @@ One SGD step on a batch (batch_size=1 is the report's per-example SGD)::
 after every epoch, the running mean of the loss every ``log_every`` examples (the
 report's loss curve), and the wall time of every epoch.
 
-The steps are done by the fast loops in :mod:`mlp_helpers._fast` -- the same maths,
-arranged to avoid Python and allocation overhead (tests check they agree with the
-plain loop above to float rounding).
+:func:`sgd_epoch` is that loop for per-example SGD, written out: the reference the
+tests compare the fast steppers with. ``train`` uses the fast loops of
+:mod:`mlp_helpers._fast` -- the same maths, compiled with numba for batch size 1 --
+and falls back to :func:`sgd_epoch` (with a warning, once) when numba is missing.
 """
 import json
 import math
@@ -23,9 +24,59 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from ._checks import check_inputs, check_labels, check_positive_float, check_positive_int
-from ._fast import MinibatchSGD, PerExampleSGD
+from . import _fast
 
-__all__ = ["train", "History"]
+__all__ = ["train", "History", "sgd_epoch"]
+
+
+def sgd_epoch(net, x, y, lr, order):
+    """Per-example SGD over the examples ``order``, written plainly: the reference loop.
+
+    Args: net, an MLP (updated in place); x (N, D) and y (N,) labels; lr > 0; order,
+    the example indices in the order of the steps (``train`` uses
+    ``np.random.default_rng(seed).permutation(N)`` for its first epoch).
+    Returns the loss of every step, measured before that step (float64 array). Stops
+    after a non-finite loss, without updating the network with it.
+    """
+    losses = []
+    for i in order:
+        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])   # forward and backward on one example
+        losses.append(loss)
+        if not math.isfinite(loss):
+            break
+        for name, w in net.params.items():
+            w -= lr * grads[name]                        # step downhill
+    return np.array(losses, dtype=np.float64)
+
+
+class _ReferenceSGD:
+    """The stepper ``train`` uses for batch size 1 when numba is missing: :func:`sgd_epoch`."""
+
+    def __init__(self, net, x, y, lr):
+        self.net, self.x, self.y, self.lr = net, x, y, float(lr)
+
+    def run(self, order, losses):
+        done = sgd_epoch(self.net, self.x, self.y, self.lr, order)
+        losses[:len(done)] = done
+        return len(done)
+
+
+_warned_no_numba = False
+
+
+def _stepper(net, x, y, lr, batch_size):
+    """The fast stepper for the batch size; the reference loop (warned once) without numba."""
+    global _warned_no_numba
+    if batch_size > 1:
+        return _fast.MinibatchSGD(net, x, y, lr, batch_size)
+    if _fast.HAVE_NUMBA:
+        return _fast.PerExampleSGD(net, x, y, lr)
+    if not _warned_no_numba:
+        _warned_no_numba = True
+        warnings.warn("numba is not installed, so per-example SGD runs the plain reference loop "
+                      "(sgd_epoch), about 100 times slower; pip install numba for the compiled kernel",
+                      RuntimeWarning, stacklevel=3)
+    return _ReferenceSGD(net, x, y, lr)
 
 
 @dataclass
@@ -158,10 +209,7 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
         raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
 
     history = History(lr=lr, batch_size=batch_size, epochs=epochs, seed=seed, n_train=len(x))
-    if batch_size == 1:
-        stepper = PerExampleSGD(net, x, y, lr)
-    else:
-        stepper = MinibatchSGD(net, x, y, lr, batch_size)
+    stepper = _stepper(net, x, y, lr, batch_size)
     run = _Run(history, stepper, log_every, callback)
     rng = np.random.default_rng(seed)
     bar = _progress_bar(progress, epochs * len(x))
