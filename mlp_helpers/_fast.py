@@ -44,11 +44,20 @@ __all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "sparse_rows", "sgd_st
 HAVE_NUMBA = numba is not None
 
 
+#: Two of the compiler's "fast math" licences: "reassoc" lets it add up a sum such as
+#: o_k = sum_j h_j V_jk in any order (8 partial sums at a time, in vector registers),
+#: "contract" lets it fuse a multiply and an add into one instruction. Both only change
+#: rounding, in the last bits. NaN and inf keep their meaning (no "nnan"/"ninf"), so
+#: the kernel still sees a non-finite loss.
+FASTMATH = {"reassoc", "contract"}
+
+
 def _compiled(f):
     """numba's ``njit(cache=True, nogil=True)`` when numba is installed; else f unchanged."""
-    return numba.njit(cache=True, nogil=True)(f) if HAVE_NUMBA else f
+    return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(f) if HAVE_NUMBA else f
 
 
+@_compiled
 def sparse_rows(x):
     """The nonzero pixels of every row of x, in compressed-row (CSR) form.
 
@@ -57,10 +66,23 @@ def sparse_rows(x):
     ``pixels[indptr[n]:indptr[n + 1]]`` (int64 column numbers, in order) with values
     ``values[indptr[n]:indptr[n + 1]]`` (x's dtype). indptr is (N + 1,) int64.
     """
-    rows, pixels = np.nonzero(x)                     # row by row, columns in order
-    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=x.shape[0]), out=indptr[1:])
-    return indptr, pixels.astype(np.int64), x[rows, pixels]
+    N, D = x.shape
+    indptr = np.zeros(N + 1, np.int64)
+    for n in range(N):                               # first pass: how many in each row
+        count = 0
+        for i in range(D):
+            if x[n, i] != 0:
+                count += 1
+        indptr[n + 1] = indptr[n] + count
+    pixels = np.empty(indptr[N], np.int64)
+    values = np.empty(indptr[N], x.dtype)
+    p = 0
+    for n in range(N):                               # second pass: where and what they are
+        for i in range(D):
+            if x[n, i] != 0:
+                pixels[p], values[p] = i, x[n, i]
+                p += 1
+    return indptr, pixels, values
 
 
 @_compiled
@@ -73,7 +95,7 @@ def sigmoid(z):
 
 
 @_compiled
-def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, V, c, z, h, dz, o):
+def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z, h, dz, o):
     """Per-example SGD steps, in place: one step for each example index in ``order``.
 
     Args:
@@ -83,12 +105,14 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, V, c, z, 
         lr: the learning rate, a number of W's dtype.
         indptr, pixels, values: the nonzero pixels of the examples (:func:`sparse_rows`).
         labels: (N,) int64 class labels.
-        W (D, H), b (H,), V (H, K), c (K,): the weights, updated in place.
+        W (D, H), b (H,), VT (K, H) = V transposed, c (K,): the weights, updated in place.
+            (With V's column k as the row VT[k], every loop below over j runs along
+            contiguous memory.)
         z, h, dz (H,) and o (K,): work vectors of W's dtype (overwritten).
     Returns the number of steps done: n, or fewer if a loss was not finite (that
     step's loss is in ``losses`` and it updated nothing).
     """
-    H, K = V.shape
+    K, H = VT.shape
     for n in range(len(order)):
         i = order[n]
         first, last = indptr[i], indptr[i + 1]       # the nonzero pixels of x are these
@@ -106,10 +130,10 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, V, c, z, 
             h[j] = sigmoid(z[j])
         # o_k = sum_j h_j V_jk + c_k
         for k in range(K):
-            o[k] = c[k]
-        for j in range(H):
-            for k in range(K):
-                o[k] += h[j] * V[j, k]
+            o_k = c[k]
+            for j in range(H):
+                o_k += h[j] * VT[k, j]
+            o[k] = o_k
 
         # loss: l = -log y_label = log sum_k e^(o_k - top) + top - o_label (log-softmax;
         # subtracting the largest logit, top, keeps every exponent <= 0)
@@ -128,18 +152,19 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, V, c, z, 
         for k in range(K):
             o[k] = math.exp(o[k] - top) / total
         o[label] -= 1.0
-        # dl/dh_j = sum_k V_jk dl/do_k (V before its update), dl/dz_j = dl/dh_j h_j (1 - h_j);
-        # then V_jk -= lr h_j dl/do_k
-        for j in range(H):
-            dh_j = 0.0
-            for k in range(K):
-                dh_j += V[j, k] * o[k]
-                V[j, k] -= lr * h[j] * o[k]
-            dz[j] = dh_j * h[j] * (1.0 - h[j])
-        # c_k -= lr dl/do_k; b_j -= lr dl/dz_j
+        # dl/dh_j = sum_k V_jk dl/do_k (in W's dtype, as the reference loop), kept in dz,
+        # then V_jk -= lr h_j dl/do_k and c_k -= lr dl/do_k
+        dz[:] = 0
         for k in range(K):
-            c[k] -= lr * o[k]
+            for j in range(H):
+                dz[j] += VT[k, j] * o[k]
+            step = lr * o[k]
+            for j in range(H):
+                VT[k, j] -= step * h[j]
+            c[k] -= step
+        # through the sigmoid: dl/dz_j = dl/dh_j h_j (1 - h_j); then b_j -= lr dl/dz_j
         for j in range(H):
+            dz[j] *= h[j] * (1.0 - h[j])
             b[j] -= lr * dz[j]
         # W_ij -= lr x_i dl/dz_j, for the nonzero pixels i (the other rows' gradient is 0)
         for p in range(first, last):
@@ -184,8 +209,12 @@ class PerExampleSGD:
         out = losses if isinstance(losses, np.ndarray) and losses.dtype == np.float64 \
             and losses.flags.c_contiguous else np.empty(len(order))
         lr = p["W"].dtype.type(self.lr)
-        done = sgd_steps(order, out, lr, self.indptr, self.pixels, self.values, self.labels,
-                         p["W"], p["b"], p["V"], p["c"], *self.work)
+        VT = np.ascontiguousarray(p["V"].T)          # (K, H), private to this block of steps
+        try:
+            done = sgd_steps(order, out, lr, self.indptr, self.pixels, self.values, self.labels,
+                             p["W"], p["b"], VT, p["c"], *self.work)
+        finally:
+            p["V"][...] = VT.T                        # V updated in place, as the other weights
         if out is not losses:
             losses[:done] = out[:done]
         return done

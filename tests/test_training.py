@@ -177,6 +177,7 @@ def test_without_numba_train_falls_back_to_the_reference_loop_and_warns_once():
     assert done.stdout.strip() == "fallback ok"
 
 
+@needs_numba
 def test_sparse_rows_layout():
     x = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 3.0]], dtype=np.float32)
     indptr, pixels, values = _fast.sparse_rows(x)
