@@ -157,6 +157,10 @@ class RunConfig:
                 parts.append(f"{name} {getattr(self, name)}")
         return ", ".join(parts)
 
+    def replace(self, **changes):
+        """A copy with some fields changed, e.g. ``config.replace(seed=1, final=True)`` (validated)."""
+        return dataclasses.replace(self, **changes)
+
     def rate(self, epoch):
         """The learning rate of epoch ``epoch`` (0-based): lr times its schedule factor."""
         return self.lr * (1.0 if self.lr_schedule is None else self.lr_schedule[epoch])
@@ -391,9 +395,11 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
     bar = _Progress(progress, todo)
     try:
         if n_proc <= 1:
+            # (the callback only when there is a bar: train_run's two-argument form stays the plain one)
+            extra = {} if bar.bar is None else {
+                "callback": lambda event, _history: bar.epochs(int(event == "epoch"))}
             for config in todo:
-                nets[config], histories[config] = train_run(
-                    config, data, callback=lambda event, _history: bar.epochs(int(event == "epoch")))
+                nets[config], histories[config] = train_run(config, data, **extra)
                 bar.run_done()
         else:
             _train_in_workers(todo, data, n_proc, nets, histories, bar)
