@@ -21,6 +21,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from ._checks import check_inputs, check_labels, check_positive_int
 from ._io import atomic_write
@@ -601,6 +602,15 @@ SAFE_COLORS = ("#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7",
 SAFE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
+def _log_y(ax):
+    """A log y-axis labelled at 1, 2 and 5 times each power of ten, as plain numbers."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(LogLocator(subs=np.arange(1.0, 10.0)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def lr_panels(histories_by_lr, keys=("train_loss", "val_loss"), *, log=True, title=None, save=None):
     """Learning rates side by side: one panel per quantity, one line per rate.
 
@@ -636,9 +646,7 @@ def lr_panels(histories_by_lr, keys=("train_loss", "val_loss"), *, log=True, tit
                 if values.shape[0] > 1:
                     ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
             if log and not key.endswith("acc"):
-                ax.set_yscale("log")
-                ax.yaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
-                ax.yaxis.set_minor_formatter(plt.FormatStrFormatter("%g"))
+                _log_y(ax)
             ax.set_title(_key_label(key))
             ax.set_xlabel("epoch")
             ax.set_ylabel("accuracy (%)" if key.endswith("acc") else LOSS_LABEL)
@@ -779,9 +787,7 @@ def lr_schedules(histories_by_label, *, eval_name="validation", title=None, save
             right.plot(x, mean, "-", marker=marker, ms=4, color=color, label=label)
             if acc.shape[0] > 1:
                 right.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-        left.set_yscale("log")
-        left.yaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
-        left.yaxis.set_minor_formatter(plt.FormatStrFormatter("%g"))
+        _log_y(left)
         left.set_ylabel("learning rate of the epoch (log scale)")
         left.set_title("The schedules")
         right.set_ylabel(f"{eval_name} accuracy after the epoch (%)")
