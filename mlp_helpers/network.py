@@ -22,7 +22,7 @@ and pre-activations up to +-1e4 give finite results and no warnings.
 """
 import numpy as np
 
-from ._checks import check_inputs, check_labels, check_positive_int
+from ._checks import check_inputs, check_labels, check_positive_int, check_seed
 
 __all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "forward", "backward", "MLP"]
 
@@ -139,8 +139,9 @@ class MLP:
     """A two-layer perceptron: D inputs -> H sigmoid units -> K softmax outputs.
 
     Args:
-        n_in, n_hidden, n_out: layer sizes D, H, K (integers >= 1).
-        seed: seeds ``np.random.default_rng`` for the initial weights.
+        n_in, n_hidden: layer sizes D, H (integers >= 1); n_out: the number of classes
+            K (an integer >= 2: with one class the loss is always 0).
+        seed: an integer >= 0, seeds ``np.random.default_rng`` for the initial weights.
         dtype: np.float32 (default, fast) or np.float64 (for gradient checks).
         init: how W (D, H) and V (H, K) start; b and c always start at zero.
 
@@ -166,10 +167,10 @@ class MLP:
     def __init__(self, n_in, n_hidden, n_out, seed=0, dtype=np.float32, init="glorot"):
         self.n_in = check_positive_int(n_in, "n_in")
         self.n_hidden = check_positive_int(n_hidden, "n_hidden")
-        self.n_out = check_positive_int(n_out, "n_out")
+        self.n_out = check_positive_int(n_out, "n_out", minimum=2)
         self.dtype = _check_dtype(dtype)
         draw = _check_init(init)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         D, H, K = self.n_in, self.n_hidden, self.n_out
         self.params = {
             "W": draw(rng, D, H).astype(self.dtype),
@@ -210,9 +211,9 @@ class MLP:
         if p["b"].shape != (H,):
             raise ValueError(f"params['b'] must have shape (H,) = ({H},) to match W {p['W'].shape}, "
                              f"got {p['b'].shape}")
-        if p["V"].ndim != 2 or p["V"].shape[0] != H or p["V"].shape[1] == 0:
-            raise ValueError(f"params['V'] must be (H, K) with H = {H} rows to match W {p['W'].shape}, "
-                             f"got shape {p['V'].shape}")
+        if p["V"].ndim != 2 or p["V"].shape[0] != H or p["V"].shape[1] < 2:
+            raise ValueError(f"params['V'] must be (H, K) with H = {H} rows to match W {p['W'].shape} "
+                             f"and K >= 2 classes, got shape {p['V'].shape}")
         K = p["V"].shape[1]
         if p["c"].shape != (K,):
             raise ValueError(f"params['c'] must have shape (K,) = ({K},) to match V {p['V'].shape}, "
@@ -285,21 +286,43 @@ class MLP:
     # ---- prediction and evaluation ---------------------------------------------------
 
     def predict_proba(self, x, batch=10_000):
-        """Class probabilities, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks."""
+        """Class probabilities, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks of
+        ``batch`` rows (an integer >= 1). Raises ValueError if the weights are not finite."""
         x = self._check_x(x)
+        batch = check_positive_int(batch, "batch")
+        self._check_finite_params()
         return np.concatenate([self._forward(x[i:i + batch])["y"] for i in range(0, len(x), batch)])
 
     def predict(self, x, batch=10_000):
-        """The most probable class for each row: (B,) int64."""
+        """The most probable class for each row: (B,) int64 (``batch`` as in predict_proba).
+
+        Raises ValueError if the weights are not finite (after a NaN divergence every
+        argmax would be class 0: a plausible-looking answer that means nothing)."""
         x = self._check_x(x)
+        batch = check_positive_int(batch, "batch")
+        self._check_finite_params()
         return np.concatenate([self._logits(x[i:i + batch]).argmax(axis=1)
                                for i in range(0, len(x), batch)]).astype(np.int64)
 
     def accuracy(self, x, y, batch=10_000):
-        """Fraction of rows whose predicted class equals the label, a float in [0, 1]."""
+        """Fraction of rows whose predicted class equals the label, a float in [0, 1].
+
+        Raises ValueError if the weights are not finite (see ``predict``)."""
         x = self._check_x(x)
         y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
         return float(np.mean(self.predict(x, batch) == y))
+
+    def params_finite(self):
+        """True if every weight and bias is finite (False after a NaN or inf divergence)."""
+        return all(np.isfinite(v).all() for v in self.params.values())
+
+    def _check_finite_params(self):
+        if not self.params_finite():
+            bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
+            raise ValueError(
+                f"the network's weights are not finite (params {', '.join(map(repr, bad))} hold NaN or "
+                f"inf), so it has no prediction to give: training diverged. Train a new network "
+                f"with a smaller learning rate")
 
     def mean_loss(self, x, y, batch=10_000):
         """Mean cross-entropy over a (possibly large) set, in chunks of ``batch`` rows, no grads.
@@ -337,7 +360,7 @@ class MLP:
     # ---- checks ----------------------------------------------------------------------
 
     def _check_x(self, x):
-        x = check_inputs(x, "x", n_features=self.n_in)
+        x = check_inputs(x, "x", n_features=self.n_in, dtype=self.dtype)
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
     def _check_out(self, out):

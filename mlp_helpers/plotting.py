@@ -29,6 +29,8 @@ from ._io import atomic_write
 __all__ = [
     "loss_curves",
     "running_loss",
+    "log_axis",
+    "gradient_noise",
     "mean_std_bands",
     "lr_comparison",
     "lr_panels",
@@ -44,6 +46,7 @@ __all__ = [
     "confusion_matrix",
     "plot_confusion_matrix",
     "weight_images",
+    "histograms",
 ]
 
 # ---------------------------------------------------------------- style ---
@@ -368,6 +371,145 @@ def running_loss(histories, every=1000, *, labels=None, title=None, ax=None, sav
         ax.grid(True, alpha=0.3)
         if len(hs) > 1 or labels is not None:
             ax.legend()
+    return _finish(fig, save)
+
+
+# ------------------------------------------- log axes, minibatch gradient noise ---
+
+def _plain(value, _pos=None):
+    """A tick label as a plain number: 0.01, 0.5, 1, 20, 1000 (never 10^k)."""
+    return f"{value:g}"
+
+
+def log_axis(ax, axis="y", ticks=None):
+    """Put one axis of ``ax`` on a log scale with tick labels one can read.
+
+    Matplotlib's default log axis labels only the powers of ten as $10^k$, so an
+    axis spanning 1 to 30 shows just "10^0" and "10^1". Here the labels are plain
+    numbers, at 1, 2 and 5 times each power of ten when the axis spans fewer than
+    three decades (else at the powers of ten only).
+
+    Args:
+        ax: a matplotlib Axes, drawn on already (its limits decide the ticks).
+        axis: "x", "y" or "both".
+        ticks: optional sequence of positive numbers: label exactly these (e.g. the
+            batch sizes 1, 16, 64, 256) instead.
+
+    Returns:
+        ax
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    if not hasattr(ax, "set_yscale"):
+        raise ValueError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis must be 'x', 'y' or 'both', got {axis!r}")
+    if ticks is not None:
+        ticks = np.asarray(ticks, dtype=np.float64).reshape(-1)
+        if ticks.size == 0 or not np.all(np.isfinite(ticks)) or np.any(ticks <= 0):
+            raise ValueError(f"ticks must be a non-empty sequence of finite numbers > 0, got {ticks.tolist()}")
+    for name in ("x", "y") if axis == "both" else (axis,):
+        getattr(ax, f"set_{name}scale")("log")
+        which = ax.xaxis if name == "x" else ax.yaxis
+        if ticks is not None:
+            which.set_major_locator(FixedLocator(ticks))
+        else:
+            lo, hi = sorted(getattr(ax, f"get_{name}lim")())
+            decades = np.log10(hi / lo) if lo > 0 else np.inf
+            which.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
+        which.set_major_formatter(FuncFormatter(_plain))
+        which.set_minor_formatter(NullFormatter())
+    return ax
+
+
+_NOISE_KEYS = ("batch_sizes", "variance", "variance_se", "sq_norm", "sq_norm_se", "trace", "full_sq_norm",
+               "n_train")
+
+
+def _noise_arrays(label, m):
+    """The checked arrays of one gradient_noise measurement."""
+    if not isinstance(m, dict):
+        raise ValueError(f"measurements[{label!r}] must be a dict with keys {', '.join(_NOISE_KEYS)}, "
+                         f"got {type(m).__name__}")
+    missing = [k for k in _NOISE_KEYS if k not in m]
+    if missing:
+        raise ValueError(f"measurements[{label!r}] is missing {', '.join(missing)}")
+    arrays = {k: np.asarray(m[k], dtype=np.float64).reshape(-1) for k in _NOISE_KEYS[:5]}
+    n = arrays["batch_sizes"].size
+    if n == 0 or any(a.size != n for a in arrays.values()):
+        raise ValueError(f"measurements[{label!r}]: batch_sizes, variance, variance_se, sq_norm and "
+                         f"sq_norm_se must be non-empty and of equal length, got lengths "
+                         f"{[a.size for a in arrays.values()]}")
+    if np.any(arrays["batch_sizes"] < 1) or np.any(arrays["variance"] <= 0) or np.any(arrays["sq_norm"] <= 0):
+        raise ValueError(f"measurements[{label!r}]: batch sizes must be >= 1 and variance, sq_norm > 0 "
+                         "(they are drawn on log axes)")
+    n_train = check_positive_int(m["n_train"], f"measurements[{label!r}]['n_train']")
+    trace, full = float(m["trace"]), float(m["full_sq_norm"])
+    if not (np.isfinite(trace) and trace > 0 and np.isfinite(full) and full >= 0):
+        raise ValueError(f"measurements[{label!r}]: trace must be > 0 and full_sq_norm >= 0, "
+                         f"got {trace!r} and {full!r}")
+    return arrays, trace, full, n_train
+
+
+def gradient_noise(measurements, *, title=None, save=None):
+    """The minibatch gradient at fixed weights: its noise and its length against B.
+
+    Args:
+        measurements: dict label -> dict, one per set of weights (e.g. "at
+            initialisation"), with
+            ``batch_sizes`` (B values), ``variance`` (measured mean of |g_B - g|^2 over
+            the minibatches drawn for each B) and ``variance_se`` (its standard
+            error), ``sq_norm`` and ``sq_norm_se`` (the same for |g_B|^2),
+            ``trace`` (tr(Sigma), the variance of one example's gradient over the
+            whole set), ``full_sq_norm`` (|g|^2, g the full-set mean gradient) and
+            ``n_train`` (N, the set the minibatches were drawn from): what
+            :func:`mlp_helpers.gradnoise.measure` returns.
+        title: figure title; save: optional PNG path.
+
+    Left panel: the measured variance (markers, +- 2 standard errors) and the law
+    tr(Sigma) / B (N - B) / (N - 1) (line). Right: the measured E|g_B|^2 and the
+    prediction |g|^2 + that variance (line), with |g|^2, the part that no
+    averaging removes, dotted. Both axes logarithmic with plain-number labels.
+
+    Returns:
+        matplotlib.figure.Figure with two axes.
+    """
+    if not isinstance(measurements, dict) or not measurements:
+        raise ValueError("measurements must be a non-empty dict {label: measurement dict}, "
+                         f"got {type(measurements).__name__}")
+    from .gradnoise import minibatch_variance
+
+    checked = {label: _noise_arrays(label, m) for label, m in measurements.items()}
+    all_B = np.unique(np.concatenate([a["batch_sizes"] for a, *_ in checked.values()]))
+    with _style():
+        fig, (ax_v, ax_n) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+        for i, (label, (a, trace, full, n_train)) in enumerate(checked.items()):
+            color = f"C{i % 10}"
+            B = a["batch_sizes"]
+            grid = np.geomspace(B.min(), B.max(), 100)
+            law = minibatch_variance(trace, grid, n_train)
+            ax_v.plot(grid, law, "-", color=color, lw=1.2, alpha=0.8,
+                      label=f"{label}: tr$(\\Sigma)/B$ = {trace:.3g}$/B$")
+            ax_v.errorbar(B, a["variance"], yerr=2 * a["variance_se"], fmt="o", color=color, ms=5,
+                          capsize=3, label=f"{label}: measured")
+            ax_n.plot(grid, full + law, "-", color=color, lw=1.2, alpha=0.8,
+                      label=f"{label}: $|g|^2$ + tr$(\\Sigma)/B$")
+            ax_n.errorbar(B, a["sq_norm"], yerr=2 * a["sq_norm_se"], fmt="o", color=color, ms=5,
+                          capsize=3, label=f"{label}: measured")
+            if full > 0:
+                ax_n.axhline(full, color=color, ls=":", lw=1.2, label=f"{label}: $|g|^2$ = {full:.3g}")
+        ax_v.set_ylabel(r"$E\,|g_B - g|^2$ (noise of the minibatch gradient)")
+        ax_v.set_title("Variance of the minibatch gradient")
+        ax_n.set_ylabel(r"$E\,|g_B|^2$ (squared length of a minibatch step / $\alpha^2$)")
+        ax_n.set_title("Squared length of the mean gradient")
+        for ax in (ax_v, ax_n):
+            ax.set_xlabel("batch size $B$")
+            log_axis(ax, "x", ticks=all_B)
+            log_axis(ax, "y")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
     return _finish(fig, save)
 
 
@@ -857,7 +999,7 @@ def _predictor(model):
 
 
 def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=2000, seed=0,
-                      margin=0.05, title=None, ax=None, save=None):
+                      margin=0.05, contour=False, title=None, ax=None, save=None):
     """Predicted class over the plane, the data on top, and the true boundary (2-D data).
 
     Args:
@@ -869,6 +1011,8 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
         resolution: grid points per axis; the grid covers the data plus ``margin``
             (a fraction of the range) on every side.
         max_points: scatter at most this many points (a seeded random subsample).
+        contour: also draw the model's own boundary, where its predicted class changes,
+            as a solid black line (for two classes: where P(class 1) = 0.5).
         title, ax, save: as everywhere in this module.
 
     Returns:
@@ -894,6 +1038,8 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
     if pred.min() < 0:
         raise ValueError(f"model returned negative class labels (min {int(pred.min())})")
     palette = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
+    if not isinstance(contour, (bool, np.bool_)):
+        raise ValueError(f"contour must be True or False, got {contour!r}")
 
     if boundary is not None:
         pts = np.asarray(boundary() if callable(boundary) else boundary, dtype=np.float64)
@@ -915,6 +1061,10 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
                            label=f"class {k}")
         if boundary is not None:
             ax.plot(pts[:, 0], pts[:, 1], "k--", lw=1.5, label="true boundary")
+        if contour and n_classes > 1:
+            ax.contour(xx1, xx2, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k",
+                       linewidths=1.5)
+            ax.plot([], [], "k-", lw=1.5, label="predicted boundary")   # legend entry for the contour
         ax.set_xlim(g1[0], g1[-1])
         ax.set_ylim(g2[0], g2[-1])
         ax.set_aspect("equal", adjustable="box")
@@ -1139,4 +1289,68 @@ def weight_images(W, n=16, *, shape=(28, 28), n_cols=8, cmap="RdBu_r", title=Non
             ax.set_title(f"unit {j}", fontsize=7)
         fig.colorbar(im, ax=[a for a in axes.ravel()[:n]], shrink=0.8, label="weight $W_{ij}$")
         fig.suptitle(title or f"First-layer weights W: {n} hidden unit{'s' * (n > 1)}")
+    return _finish(fig, save)
+
+
+# ------------------------------------------------------------- histograms ---
+
+def _sample(values, name):
+    """Any array-like of finite real numbers -> a flat float64 array (at least one value)."""
+    try:
+        a = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of real numbers, got {type(values).__name__}") from None
+    return check_inputs(a, name).ravel()
+
+
+def histograms(samples, *, labels=None, bins=50, range=None, density=True, xlabel="value",
+               log=False, title=None, ax=None, save=None):
+    """Overlaid step histograms of several samples (e.g. hidden activations h per init).
+
+    Args:
+        samples: an array, or a list of arrays (any shapes; each is flattened).
+        labels: one str per sample (default "sample i").
+        bins: number of equal-width bins (int >= 1), shared by all samples.
+        range: (lo, hi) of the bins; default the smallest and largest value seen.
+        density: True: each histogram integrates to 1; False: raw counts.
+        xlabel: the x-axis label.
+        log: a logarithmic y axis (to see small counts beside a tall bin).
+        title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if isinstance(samples, np.ndarray) or not isinstance(samples, (list, tuple)):
+        samples = [samples]
+    if len(samples) == 0:
+        raise ValueError("samples must be an array or a non-empty list of arrays, got an empty list")
+    arrays = [_sample(s, f"samples[{i}]") for i, s in enumerate(samples)]
+    if labels is not None and len(labels) != len(arrays):
+        raise ValueError(f"labels must have one entry per sample ({len(arrays)}), got {len(labels)}")
+    bins = check_positive_int(bins, "bins")
+    if range is None:
+        lo, hi = min(a.min() for a in arrays), max(a.max() for a in arrays)
+        if lo == hi:                               # one value everywhere: a bin around it
+            lo, hi = lo - 0.5, hi + 0.5
+    else:
+        try:
+            lo, hi = (float(v) for v in range)
+        except (TypeError, ValueError):
+            raise ValueError(f"range must be None or a pair (lo, hi) of numbers, got {range!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"range must be (lo, hi) with finite lo < hi, got {range!r}")
+    edges = np.linspace(lo, hi, bins + 1)
+    with _style():
+        fig, ax = _axes(ax)
+        for i, a in enumerate(arrays):
+            label = labels[i] if labels is not None else f"sample {i + 1}"
+            ax.hist(a, bins=edges, density=density, histtype="step", lw=1.5, color=f"C{i % 10}",
+                    label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("density" if density else "count")
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(title or "Histograms")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
     return _finish(fig, save)

@@ -158,7 +158,7 @@ def test_without_numba_train_falls_back_to_the_reference_loop_and_warns_once():
             for net in nets:
                 train(net, (x, y), lr=0.2, epochs=2, seed=3, progress=False)
         messages = [str(w.message) for w in caught]
-        assert len(messages) == 1 and "numba is not installed" in messages[0], messages
+        assert len(messages) == 1 and "numba is not available" in messages[0], messages
         assert caught[0].category is RuntimeWarning
         ref = MLP(6, 5, 2, seed=0, dtype=np.float64)
         rng = np.random.default_rng(3)
@@ -167,6 +167,16 @@ def test_without_numba_train_falls_back_to_the_reference_loop_and_warns_once():
         for k in ref.params:
             assert np.array_equal(ref.params[k], nets[0].params[k]), k
             assert np.array_equal(ref.params[k], nets[1].params[k]), k
+        # minibatch SGD without numba: the same steps on all the pixels
+        net, ref = MLP(6, 5, 2, seed=0, dtype=np.float64), MLP(6, 5, 2, seed=0, dtype=np.float64)
+        train(net, (x, y), lr=0.2, epochs=1, batch_size=8, seed=3, progress=False)
+        order = np.random.default_rng(3).permutation(50)
+        for start in range(0, 50, 8):
+            _, grads = ref.loss(x[order[start:start + 8]], y[order[start:start + 8]])
+            for k, w in ref.params.items():
+                w -= 0.2 * grads[k]
+        for k in ref.params:
+            assert np.allclose(ref.params[k], net.params[k], rtol=1e-12, atol=1e-14), k
         print("fallback ok")
     """)
     root = Path(__file__).resolve().parents[1]
@@ -495,3 +505,139 @@ def test_eval_train_measures_the_training_set_with_the_epochs_final_weights(synt
     assert plain.train_loss_after == [] and plain.train_acc_after == []
     with pytest.raises(ValueError, match=r"eval_train must be True or False, got 'yes'"):
         train(MLP(2, 6, k), (x, y), progress=False, eval_train="yes")
+
+
+# ---- the divergence rule: the loss held far above the untrained network's ------------------
+
+from pathlib import Path
+
+from mlp_helpers.training import DivergenceRule
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "mnist_experiments.json"
+
+
+@pytest.fixture(scope="module")
+def mnist_subset():
+    """The first 2,000 MNIST training images (the notebooks' data, cut for speed)."""
+    from mlp_helpers import load_mnist
+    (x, y), _, _ = load_mnist(final=False, verbose=False)
+    return x[:2000], y[:2000]
+
+
+def test_divergence_rule_threshold_window_and_reasons():
+    rule = DivergenceRule(initial_loss=2.5, n_classes=10)
+    assert rule.threshold == pytest.approx(7.5)                          # 3 x L0
+    assert DivergenceRule(0.05, 10).threshold == pytest.approx(0.05 + np.log(10))   # small L0: + ln K
+    assert rule.check([]) is None and rule.check([2.0, 1.0]) is None
+    assert rule.check([9.0, 9.0]) is None                  # not yet held for WINDOW = 3 entries
+    assert rule.check([20.0, 1.0, 0.9, 0.8]) is None       # one spike, then learning: healthy
+    assert rule.check([9.0, 20.0, 7.4]) is None            # one entry below the threshold
+    reason = rule.check([1.0, 9.0, 20.0, 8.0])
+    assert reason.startswith("the running loss (9, 20, 8) stayed above 7.5 (max(3 x the untrained "
+                             "network's loss 2.5, that + ln 10))")
+    assert rule.check([1.0, float("nan")]) == "the loss became nan"
+    net = MLP(3, 4, 2)
+    assert rule.check_epoch(7.0, net) is None
+    assert "the epoch's mean loss (8) stayed above 7.5" in rule.check_epoch(8.0, net)
+    net.params["W"][0, 0] = np.inf
+    assert rule.check_epoch(1.0, net) == "the weights became NaN or inf"
+
+
+def test_divergence_rule_measures_the_untrained_loss_on_the_first_examples(synth):
+    x, y, *_ = synth
+    net = MLP(2, 8, 2, seed=0)
+    rule = DivergenceRule.for_network(net, x, y)
+    assert rule.initial_loss == pytest.approx(net.mean_loss(x[:600], y[:600]))   # N < N_INITIAL: all
+    assert rule.n_classes == 2
+
+
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_lr_100_on_an_mnist_subset_is_flagged_diverged(mnist_subset, batch_size):
+    x, y = mnist_subset
+    net = MLP(784, 300, 10, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(net, (x, y), lr=100, epochs=3, batch_size=batch_size, progress=False)
+    # the loss stays finite (stable softmax) but far above the untrained network's 2.55
+    assert np.all(np.isfinite(h.running_loss)) and max(h.running_loss) > 100
+    assert h.diverged and not h.stopped
+    assert h.examples_seen <= 2000 and h.epochs_done == 0               # stopped within one epoch
+    assert [w.category for w in caught] == [RuntimeWarning]
+    message = str(caught[0].message)
+    assert re.search(r"^training diverged: the (running|epoch's mean) loss .* stayed above 7.66 .* "
+                     r"with lr=100; the learning rate is too large .* try a smaller one \(e.g. lr=10\)",
+                     message), message
+
+
+def test_the_explorers_too_large_rate_on_synthetic_data_is_flagged(synth):
+    (x, y), _, _ = load_synth(num_train=5000, num_val=10, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(MLP(2, 16, 2, seed=0), (x, y), lr=10, epochs=10, log_every=500, progress=False)
+    assert h.diverged and h.examples_seen < 5000 and "lr=10;" in str(caught[0].message)
+
+
+def test_notebook_rates_are_never_flagged_on_mnist(mnist_subset):
+    """Notebook 04's rates (0.001-0.03) and 0.1, its settings (784-300-10, per-example SGD,
+    log_every 1000), on 2,000 images for 3 epochs: no divergence, far below the threshold."""
+    x, y = mnist_subset
+    for lr in (0.001, 0.003, 0.01, 0.03, 0.1):
+        net = MLP(784, 300, 10, seed=0)
+        rule = DivergenceRule.for_network(net, x, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")                    # no divergence warning
+            h = train(net, (x, y), lr=lr, epochs=3, progress=False)
+        assert not h.diverged and h.epochs_done == 3
+        assert max(h.running_loss) < 0.5 * rule.threshold, lr
+
+
+@pytest.mark.parametrize("B, seed", [(256, 0), (256, 2)])
+def test_notebook_03s_large_batch_runs_spike_but_are_not_flagged(B, seed):
+    """Notebook 03 scales the rate with the batch (lr = 0.01 B, 10,000 images, log_every 500):
+    batch 256 at lr 2.56 starts with one or two entries above the threshold, then learns."""
+    from mlp_helpers import load_mnist
+    (x, y), _, _ = load_mnist(final=False, verbose=False)
+    x, y = x[:10_000], y[:10_000]
+    net = MLP(784, 300, 10, seed=seed)
+    rule = DivergenceRule.for_network(net, x, y)
+    h = train(net, (x, y), lr=0.01 * B, epochs=2, batch_size=B, seed=seed, log_every=500, progress=False)
+    assert not h.diverged and h.epochs_done == 2
+    if (B, seed) == (256, 2):                                    # 4.5 x L0 measured, threshold 3 x L0
+        assert max(h.running_loss[:2]) > rule.threshold          # the spike the window lets through
+    assert max(h.running_loss[2:]) < 0.5 * rule.threshold
+
+
+def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
+    """Every full run of notebook 04 (results/mnist_experiments.json) stays far below the rule:
+    its running loss never reaches the untrained network's loss L0, a third of the threshold."""
+    from mlp_helpers import load_mnist
+    document = json.loads(RESULTS.read_text(encoding="utf-8"))
+    (x, y), _, _ = load_mnist(final=False, verbose=False)       # final runs share the first rows
+    assert len(document["runs"]) >= 12
+    for item in document["runs"]:
+        config, running = item["config"], item["history"]["running_loss"]
+        net = MLP(784, config["n_hidden"], 10, seed=config["seed"])
+        rule = DivergenceRule.for_network(net, x, y)
+        assert all(rule.check(running[:i]) is None for i in range(1, len(running) + 1)), config
+        assert all(rule.check_epoch(loss, net) is None for loss in item["history"]["train_loss"])
+        assert max(running) < rule.initial_loss <= rule.threshold / 3, config
+
+
+def test_inputs_out_of_the_network_dtype_are_refused_not_blamed_on_the_lr(synth):
+    x, y, *_ = synth
+    x = x.astype(np.float64)
+    x[7, 1] = 1e39                       # inf in float32: NaN gradients, then "lr too large"
+    with pytest.raises(ValueError, match=r"data x must be finite in float32 .*the first, at row 7, "
+                                         r"column 1, is 1e\+39, which would become inf"):
+        train(MLP(2, 4, 2), (x, y), progress=False)
+    train(MLP(2, 4, 2, dtype=np.float64), (x[:5], y[:5]), epochs=1, progress=False)   # fits float64
+
+
+def test_a_schedule_that_raises_the_rate_too_far_is_flagged_in_its_epoch(synth):
+    (x, y), _, _ = load_synth(num_train=3000, num_val=10, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = train(MLP(2, 16, 2, seed=0), (x, y), lr=0.1, epochs=3, log_every=500, progress=False,
+                  lr_schedule=[1.0, 1.0, 100.0])
+    assert h.diverged and h.epochs_done == 2 and h.epoch_lr == [0.1, 0.1, 10.0]
+    assert "with lr=0.1 (scheduled to 10 in that epoch)" in str(caught[0].message)
