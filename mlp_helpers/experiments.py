@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +44,15 @@ __all__ = [
     "run",
     "train_run",
     "run_many",
+    "settings",
+    "select",
     "histories_by_lr",
     "epoch_mean_std",
     "final_metrics",
     "summarize",
     "choose_lr",
+    "choose_setting",
+    "sampling_error",
     "format_table",
     "epoch_table",
     "summary_table",
@@ -71,7 +75,8 @@ class RunConfig:
     """Everything that decides one training run (and nothing that does not).
 
     Args:
-        lr: float > 0, the SGD step size alpha.
+        lr: float > 0, the SGD step size alpha (the rate of the first epoch when
+            ``lr_schedule`` is given).
         seed: int >= 0, seeds both the weight initialisation (``MLP(seed=)``) and the
             per-epoch shuffling (``train(seed=)``), so a run is reproducible.
         epochs: int >= 1 passes over the training set (the report: 5).
@@ -80,6 +85,18 @@ class RunConfig:
         final: bool. False: train on 55,000 images, validate on 5,000 held out.
             True: train on all 60,000, evaluate on the 10,000 test images (only used
             to pick the MNIST split when ``run`` loads the data itself).
+        init: how the weights start, ``MLP(init=)``: "glorot" (default), "normal"
+            (N(0, 1), saturates the sigmoid) or "zeros".
+        lr_schedule: None (the same rate every epoch) or a tuple of ``epochs`` factors
+            > 0: epoch e trains with ``lr * lr_schedule[e]`` (``train(lr_schedule=)``).
+            A list is accepted and stored as a tuple, so the config stays hashable.
+        n_train: None (all training images of the split) or an int >= 1: train on the
+            first ``n_train`` of them only (a small subset, e.g. to show overfitting).
+            The evaluation set is unchanged.
+        eval_train: bool, also measure loss and accuracy on the (whole, or subset)
+            training set with the weights at the end of every epoch
+            (``History.train_loss_after``, ``train_acc_after``); costs one forward pass
+            over the training images an epoch.
 
     Two configs with equal fields are equal and hash alike, which is what lets
     ``run_many`` train each distinct run once. Invalid values raise ValueError.
@@ -91,6 +108,10 @@ class RunConfig:
     batch_size: int = 1
     n_hidden: int = 300
     final: bool = False
+    init: str = "glorot"
+    lr_schedule: tuple = None
+    n_train: int = None
+    eval_train: bool = False
 
     def __post_init__(self):
         # Normalise types too: RunConfig(lr=1) and RunConfig(lr=1.0) are the same run.
@@ -100,13 +121,60 @@ class RunConfig:
         set_(self, "epochs", check_positive_int(self.epochs, "epochs"))
         set_(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
         set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
-        if not isinstance(self.final, (bool, np.bool_)):
-            raise ValueError(f"final must be True or False, got {self.final!r} ({type(self.final).__name__})")
-        set_(self, "final", bool(self.final))
+        for name in ("final", "eval_train"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+            set_(self, name, bool(value))
+        from .network import INITS  # (lazy: keeps importing this module light)
+
+        if not isinstance(self.init, str) or self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {self.init!r}")
+        if self.lr_schedule is not None:
+            set_(self, "lr_schedule", _check_factors(self.lr_schedule, self.epochs))
+        if self.n_train is not None:
+            set_(self, "n_train", check_positive_int(self.n_train, "n_train"))
 
     def to_dict(self):
         """The fields as a JSON-safe dict (inverse: ``RunConfig(**d)``)."""
         return dataclasses.asdict(self)
+
+    @property
+    def label(self):
+        """A short description of what sets this run apart, e.g. 'lr 0.1, x(1, 0.5, 0.25)'.
+
+        Names the learning rate, then any field that is not the report's setting (the
+        seed and ``final`` are left out: they pick a run and a split, not a setting).
+        """
+        parts = [f"lr {self.lr:g}"]
+        if self.lr_schedule is not None:
+            parts.append("factors " + ", ".join(f"{f:g}" for f in self.lr_schedule))
+        if self.init != "glorot":
+            parts.append(f"init {self.init}")
+        if self.n_train is not None:
+            parts.append(f"{self.n_train:,} images")
+        for name, default in (("epochs", 5), ("batch_size", 1), ("n_hidden", 300)):
+            if getattr(self, name) != default:
+                parts.append(f"{name} {getattr(self, name)}")
+        return ", ".join(parts)
+
+    def replace(self, **changes):
+        """A copy with some fields changed, e.g. ``config.replace(seed=1, final=True)`` (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def rate(self, epoch):
+        """The learning rate of epoch ``epoch`` (0-based): lr times its schedule factor."""
+        return self.lr * (1.0 if self.lr_schedule is None else self.lr_schedule[epoch])
+
+
+def _check_factors(factors, epochs):
+    """A sequence of ``epochs`` finite factors > 0 -> a tuple of floats, else ValueError."""
+    if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__"):
+        raise ValueError(f"lr_schedule must be None or a sequence of {epochs} factors > 0 "
+                         f"(one per epoch), got {factors!r}")
+    if len(factors) != epochs:
+        raise ValueError(f"lr_schedule must have one factor per epoch ({epochs}), got {len(factors)}")
+    return tuple(check_positive_float(f, f"lr_schedule[{i}]") for i, f in enumerate(factors))
 
 
 def grid(lrs, seeds, **fixed):
@@ -145,7 +213,7 @@ def _load_data(config, data):
     return _check_data(data)
 
 
-def train_run(config, data=None):
+def train_run(config, data=None, callback=None):
     """Train one network as ``config`` says and return it with its History.
 
     Args:
@@ -154,6 +222,7 @@ def train_run(config, data=None):
             n_classes), or None for ``load_mnist(final=config.final)``. With
             ``final=True`` the "val" pair is the test set, so the History's
             val_loss / val_acc are test loss / accuracy after each epoch.
+        callback: None or ``callback(event, history)``, passed on to ``train``.
     Returns:
         (net, history): the trained MLP (n_in=D, config.n_hidden, n_classes) and the
         History from ``train`` (no progress bar).
@@ -164,10 +233,16 @@ def train_run(config, data=None):
     if not isinstance(config, RunConfig):
         raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
     (x_train, y_train), (x_val, y_val), n_classes = _load_data(config, data)
-    net = MLP(x_train.shape[1], config.n_hidden, n_classes, seed=config.seed)
+    if config.n_train is not None:
+        if config.n_train > len(x_train):
+            raise ValueError(f"config.n_train must be at most the {len(x_train)} training images, "
+                             f"got {config.n_train}")
+        x_train, y_train = x_train[:config.n_train], y_train[:config.n_train]
+    net = MLP(x_train.shape[1], config.n_hidden, n_classes, seed=config.seed, init=config.init)
     history = train(net, (x_train, y_train), val=(x_val, y_val), lr=config.lr,
                     epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                    progress=False)
+                    progress=False, lr_schedule=config.lr_schedule, eval_train=config.eval_train,
+                    callback=callback)
     return net, history
 
 
@@ -223,8 +298,10 @@ def _single_thread_blas():
                 os.environ[var] = value
 
 
-# Each worker process holds the data it was given once, at start-up (None: load MNIST).
+# Each worker process holds the data it was given once, at start-up (None: load MNIST),
+# and a queue on which it reports every finished epoch (None: no progress bar).
 _WORKER_DATA = None
+_WORKER_EPOCHS = None
 # Seconds between two looks of a worker's watchdog at its parent process.
 WATCHDOG_INTERVAL = 0.5
 
@@ -242,18 +319,55 @@ def _watch_parent(parent_pid):
             os._exit(1)             # no clean-up to do: results go nowhere now
 
 
-def _init_worker(data, parent_pid):
-    global _WORKER_DATA
-    _WORKER_DATA = data
+def _init_worker(data, parent_pid, epochs_queue=None):
+    global _WORKER_DATA, _WORKER_EPOCHS
+    _WORKER_DATA, _WORKER_EPOCHS = data, epochs_queue
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
                      name="run_many-parent-watchdog").start()
 
 
+def _report_epoch(event, history):
+    """train's callback in a worker: one message per finished epoch (never stops training)."""
+    if event == "epoch" and _WORKER_EPOCHS is not None:
+        _WORKER_EPOCHS.put(1)
+
+
 def _run_in_worker(config):
-    return train_run(config, _WORKER_DATA)  # (net, history): about 1 MB to send back
+    return train_run(config, _WORKER_DATA, callback=_report_epoch)  # (net, history): ~1 MB back
 
 
-def run_many(configs, data=None, workers=2, done=None):
+def _cost(config):
+    """Examples a run steps through, roughly: the longest runs are started first."""
+    return config.epochs * (config.n_train or 60_000)
+
+
+class _Progress:
+    """A tqdm.auto bar of the epochs (and runs) done, or nothing when progress is off."""
+
+    def __init__(self, progress, configs):
+        self.bar = None
+        if progress and configs:
+            from tqdm.auto import tqdm
+
+            self.runs, self.done = len(configs), 0
+            self.bar = tqdm(total=sum(config.epochs for config in configs), unit="epoch",
+                            desc=f"training {self.runs} run{'s' * (self.runs > 1)}")
+
+    def epochs(self, n=1):
+        if self.bar is not None and n:
+            self.bar.update(n)
+
+    def run_done(self):
+        if self.bar is not None:
+            self.done += 1
+            self.bar.set_postfix_str(f"{self.done}/{self.runs} runs done")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_many(configs, data=None, workers=2, done=None, progress=False):
     """Train every distinct config once, in up to ``workers`` processes.
 
     Per-example SGD is a long chain of small, single-threaded steps, so on a machine
@@ -272,6 +386,8 @@ def run_many(configs, data=None, workers=2, done=None):
         workers: int >= 1; 1 trains in this process, one run after another.
         done: optional mapping ``{RunConfig: History}`` of runs already trained
             (e.g. an earlier ``Runs``); configs found there are reused, not retrained.
+        progress: True shows a progress bar (tqdm.auto: a widget in Jupyter) of the
+            epochs and runs done, updated as each epoch of each run ends.
     Returns:
         Runs: ``{RunConfig: History}`` for every distinct requested config, in order of
         first request, with the trained networks in ``.nets`` (for reused runs, when
@@ -285,6 +401,8 @@ def run_many(configs, data=None, workers=2, done=None):
     workers = check_positive_int(workers, "workers")
     if data is not None:
         data = _check_data(data)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
     done = {} if done is None else done
 
     unique = list(dict.fromkeys(configs))  # dedupe, keeping first-request order
@@ -294,24 +412,19 @@ def run_many(configs, data=None, workers=2, done=None):
     nets = {config: done_nets[config] for config in histories if config in done_nets}
 
     n_proc = min(workers, len(todo))
-    if n_proc <= 1:
-        for config in todo:
-            nets[config], histories[config] = train_run(config, data)
-    else:
-        # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
-        # threads), and they read the one-thread BLAS environment before numpy loads.
-        context = multiprocessing.get_context("spawn")
-        with _single_thread_blas(), ProcessPoolExecutor(
-                max_workers=n_proc, mp_context=context,
-                initializer=_init_worker, initargs=(data, os.getpid())) as pool:
-            futures = {config: pool.submit(_run_in_worker, config) for config in todo}
-            try:
-                for config, future in futures.items():
-                    nets[config], histories[config] = future.result()
-            except BaseException:
-                for future in futures.values():
-                    future.cancel()
-                raise
+    bar = _Progress(progress, todo)
+    try:
+        if n_proc <= 1:
+            # (the callback only when there is a bar: train_run's two-argument form stays the plain one)
+            extra = {} if bar.bar is None else {
+                "callback": lambda event, _history: bar.epochs(int(event == "epoch"))}
+            for config in todo:
+                nets[config], histories[config] = train_run(config, data, **extra)
+                bar.run_done()
+        else:
+            _train_in_workers(todo, data, n_proc, nets, histories, bar)
+    finally:
+        bar.close()
 
     runs = Runs((config, histories[config]) for config in unique)
     runs.nets = {config: nets[config] for config in unique if config in nets}
@@ -323,13 +436,100 @@ def run_many(configs, data=None, workers=2, done=None):
     return runs
 
 
+def _train_in_workers(todo, data, n_proc, nets, histories, bar):
+    """Train ``todo`` in ``n_proc`` spawned processes; fill ``nets`` and ``histories``."""
+    # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
+    # threads), and they read the one-thread BLAS environment before numpy loads.
+    context = multiprocessing.get_context("spawn")
+    epochs_queue = context.SimpleQueue() if bar.bar is not None else None
+    with _single_thread_blas(), ProcessPoolExecutor(
+            max_workers=n_proc, mp_context=context,
+            initializer=_init_worker, initargs=(data, os.getpid(), epochs_queue)) as pool:
+        futures = {config: pool.submit(_run_in_worker, config)
+                   for config in sorted(todo, key=_cost, reverse=True)}
+        try:
+            pending = set(futures.values())
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                while epochs_queue is not None and not epochs_queue.empty():
+                    bar.epochs(epochs_queue.get())
+                for future in finished:
+                    future.result()        # a failed run raises here, at once
+                    bar.run_done()
+            for config in todo:
+                nets[config], histories[config] = futures[config].result()
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+
+
 # --------------------------------------------------------------------------- summaries
+
+def settings(runs, final=False):
+    """Group runs that differ only in their seed.
+
+    Args:
+        runs: mapping {RunConfig: History} (e.g. a Runs).
+        final: keep only configs with this ``final`` flag (validation runs by default).
+    Returns:
+        dict {setting: [RunConfig, ...]}: the setting is the config with seed 0 (it names
+        everything but the seed); settings in order of lr, then of their other fields;
+        each list ordered by seed.
+    """
+    groups = {}
+    for config in sorted(runs, key=_sort_key):
+        if config.final == final:
+            groups.setdefault(dataclasses.replace(config, seed=0), []).append(config)
+    return groups
+
+
+def _sort_key(config):
+    return (config.lr, config.init, config.lr_schedule or (), config.n_train or 0, config.epochs,
+            config.batch_size, config.n_hidden, config.eval_train, config.seed)
+
+
+def select(runs, configs):
+    """The runs of ``configs`` only (e.g. one experiment's), as a Runs with their networks.
+
+    Args:
+        runs: mapping {RunConfig: History}; configs: iterable of RunConfig, all in runs.
+    Returns:
+        Runs in the order of ``configs`` (duplicates once); ``.nets`` for those runs that
+        ``runs.nets`` has.
+    """
+    configs = list(dict.fromkeys(configs))
+    missing = [config for config in configs if config not in runs]
+    if missing:
+        raise ValueError(f"configs holds {len(missing)} run(s) that runs does not, e.g. {missing[0]}")
+    chosen = Runs((config, runs[config]) for config in configs)
+    nets = getattr(runs, "nets", {})
+    chosen.nets = {config: nets[config] for config in configs if config in nets}
+    chosen.requested = len(configs)
+    return chosen
+
+
+def _configs_by_lr(runs, final):
+    """{lr: [configs by seed]}, refusing two settings at one rate (they would be mixed)."""
+    groups = {}
+    for setting, configs in settings(runs, final).items():
+        if setting.lr in groups:
+            other = dataclasses.replace(groups[setting.lr][0], seed=0)
+            fields = [f.name for f in dataclasses.fields(RunConfig)
+                      if getattr(other, f.name) != getattr(setting, f.name)]
+            raise ValueError(
+                f"runs holds two settings at lr {setting.lr:g} that differ in {', '.join(fields)}: "
+                "grouping by lr would mix them; pass one experiment's runs (ex.select(runs, configs))")
+        groups[setting.lr] = configs
+    return groups
+
 
 def histories_by_lr(runs, final=False):
     """Group runs by learning rate.
 
     Args:
-        runs: mapping {RunConfig: History} (e.g. a Runs).
+        runs: mapping {RunConfig: History} (e.g. a Runs) with one setting per rate
+            (runs that differ in more than lr and seed: pass ``select(runs, configs)``).
         final: keep only configs with this ``final`` flag (validation runs by default).
     Returns:
         dict {lr: [History, ...]} with rates ascending and each list ordered by seed.
@@ -338,20 +538,12 @@ def histories_by_lr(runs, final=False):
             for lr, configs in _configs_by_lr(runs, final).items()}
 
 
-def _configs_by_lr(runs, final):
-    groups = {}
-    for config in sorted(runs, key=lambda c: (c.lr, c.seed, c.epochs, c.batch_size, c.n_hidden)):
-        if config.final == final:
-            groups.setdefault(config.lr, []).append(config)
-    return groups
-
-
 def epoch_mean_std(histories, key):
     """Mean and standard deviation over runs of a per-epoch History field.
 
     Args:
         histories: list of History, all with the same number of epochs.
-        key: "train_loss", "val_loss" or "val_acc".
+        key: "train_loss", "val_loss", "val_acc", "train_loss_after" or "train_acc_after".
     Returns:
         (mean, std): float64 arrays of shape (epochs,). std is the sample standard
         deviation over runs (ddof=1); a single run has no spread and gets zeros.
@@ -372,15 +564,18 @@ def final_metrics(history):
     """The numbers a run ends with.
 
     Returns:
-        dict with float ``train_loss`` (mean over the last epoch), ``val_loss`` and
-        ``val_acc`` (after the last epoch; val_acc in [0, 1]), and bool ``diverged``.
-        A diverged run, or one without validation data, reports NaN where it has no value.
+        dict with float ``train_loss`` (mean over the last epoch, as seen during it),
+        ``train_loss_after`` (on the training set with the final weights; NaN unless the
+        run had ``eval_train``), ``val_loss`` and ``val_acc`` (after the last epoch;
+        val_acc in [0, 1]), and bool ``diverged``. A diverged run, or one without
+        validation data, reports NaN where it has no value.
     """
     def last(values):
         return float(values[-1]) if len(values) else math.nan
 
     return {
         "train_loss": last(history.train_loss),
+        "train_loss_after": last(getattr(history, "train_loss_after", [])),
         "val_loss": last(history.val_loss),
         "val_acc": last(history.val_acc),
         "diverged": bool(history.diverged),
@@ -388,26 +583,60 @@ def final_metrics(history):
 
 
 def summarize(runs, final=False):
-    """Final validation numbers per learning rate, mean +- std over seeds.
+    """Final validation numbers per setting (one per learning rate, usually), mean +- std over seeds.
 
     Args:
         runs: mapping {RunConfig: History}; final: which kind of runs to summarise.
     Returns:
-        list of dicts, one per lr ascending, with keys lr, runs (count), seeds,
-        train_loss_mean/_std, val_loss_mean/_std, val_acc_mean/_std (accuracy in
-        [0, 1]; std over seeds with ddof=1, 0 for a single run) and diverged (count).
+        list of dicts, one per setting (see ``settings``; lr ascending), with keys lr,
+        label (``RunConfig.label`` of the setting), runs (count), seeds,
+        train_loss_mean/_std, train_loss_after_mean/_std (NaN without eval_train),
+        val_loss_mean/_std, val_acc_mean/_std (accuracy in [0, 1]; std over seeds with
+        ddof=1, 0 for a single run) and diverged (count).
     """
     rows = []
-    for lr, configs in _configs_by_lr(runs, final).items():
+    for setting, configs in settings(runs, final).items():
         metrics = [final_metrics(runs[config]) for config in configs]
-        row = {"lr": lr, "runs": len(configs), "seeds": [config.seed for config in configs]}
-        for key in ("train_loss", "val_loss", "val_acc"):
+        row = {"lr": setting.lr, "label": setting.label, "runs": len(configs),
+               "seeds": [config.seed for config in configs]}
+        for key in ("train_loss", "train_loss_after", "val_loss", "val_acc"):
             values = np.array([m[key] for m in metrics], dtype=np.float64)
             row[f"{key}_mean"] = float(values.mean())
             row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         row["diverged"] = sum(m["diverged"] for m in metrics)
         rows.append(row)
     return rows
+
+
+def _rank(row):
+    """Sort key of a summary row: no divergence, then accuracy, then loss, then rate."""
+    def finite_or(value, worst):
+        return value if math.isfinite(value) else worst
+
+    return (row["diverged"] > 0,
+            -round(finite_or(row["val_acc_mean"], -math.inf), 9),
+            finite_or(row["val_loss_mean"], math.inf),
+            row["lr"])
+
+
+def choose_setting(runs):
+    """The setting with the best mean final validation accuracy over its seeds.
+
+    Ranked as in ``choose_lr``, over every setting in ``runs`` (e.g. constant rates and
+    learning-rate schedules side by side).
+
+    Args:
+        runs: mapping {RunConfig: History} of validation runs (``final=False``).
+    Returns:
+        RunConfig with seed 0: the chosen setting (``dataclasses.replace(it, seed=s)``
+        gives its run with seed s).
+    """
+    groups = settings(runs)
+    if not groups:
+        raise ValueError("runs holds no validation runs (final=False) to choose from")
+    rows = summarize(runs)
+    best = min(range(len(rows)), key=lambda i: _rank(rows[i]))
+    return list(groups)[best]
 
 
 def choose_lr(runs):
@@ -417,24 +646,37 @@ def choose_lr(runs):
     to the smaller rate. A rate with a diverged run ranks below every rate without one.
 
     Args:
-        runs: mapping {RunConfig: History} of validation runs (``final=False``).
+        runs: mapping {RunConfig: History} of validation runs (``final=False``), one
+            setting per rate (else ``select`` one experiment's runs first).
     Returns:
         float, the chosen lr.
     """
+    _configs_by_lr(runs, final=False)  # one setting per rate, or a clear error
     rows = summarize(runs)
     if not rows:
         raise ValueError("runs holds no validation runs (final=False) to choose a learning rate from")
+    return min(rows, key=_rank)["lr"]
 
-    def finite_or(value, worst):
-        return value if math.isfinite(value) else worst
 
-    def rank(row):
-        return (row["diverged"] > 0,
-                -round(finite_or(row["val_acc_mean"], -math.inf), 9),
-                finite_or(row["val_loss_mean"], math.inf),
-                row["lr"])
+def sampling_error(accuracy, n):
+    """The binomial standard error sqrt(p (1 - p) / n) of an accuracy p measured on n examples.
 
-    return min(rows, key=rank)["lr"]
+    Even a fixed network's accuracy on n images drawn from the same source would vary
+    by about this much from one set of n images to another; it is the resolution of an
+    accuracy measured on that set (about 0.0024 at p = 0.97 on 5,000 images, 0.0017 on
+    10,000).
+
+    Args:
+        accuracy: float (or array) in [0, 1]; n: int >= 1, the images it was measured on.
+    Returns:
+        float (or array) in [0, 0.5], in the units of ``accuracy``.
+    """
+    n = check_positive_int(n, "n")
+    p = np.asarray(accuracy, dtype=np.float64)
+    if np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"accuracy must be in [0, 1], got {accuracy!r}")
+    error = np.sqrt(p * (1 - p) / n)
+    return float(error) if error.ndim == 0 else error
 
 
 # --------------------------------------------------------------------------- tables
@@ -476,40 +718,83 @@ def _pm(mean, std, scale=1.0, digits=2):
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
 
 
-def epoch_table(histories):
+def _has(histories, key):
+    return all(len(getattr(h, key, ())) for h in histories)
+
+
+def epoch_table(histories, eval_name="val"):
     """Per-epoch numbers as text: training loss, validation loss, validation accuracy (%).
 
     Args:
         histories: one History (its values), or a list of Histories of equal length
             (mean ± std over them, as in ``epoch_mean_std``).
+        eval_name: what the History's "val" fields hold: "val" (validation set) or
+            "test" (a final model, evaluated on the test set). Only the headers change.
     Returns:
-        str, one line per epoch.
+        str, one line per epoch. With ``train_loss_after`` in every History (runs with
+        eval_train), a column of the training loss at the weights after the epoch,
+        the same weights as the validation (test) loss beside it.
     """
+    eval_name = _check_eval_name(eval_name)
     many = isinstance(histories, (list, tuple))
     histories = list(histories) if many else [histories]
-    columns = {key: epoch_mean_std(histories, key) for key in ("train_loss", "val_loss", "val_acc")}
+    keys = ["train_loss"] + (["train_loss_after"] if _has(histories, "train_loss_after") else [])
+    keys += ["val_loss", "val_acc"]
+    columns = {key: epoch_mean_std(histories, key) for key in keys}
 
     def cell(key, e, scale=1.0, digits=4):
         mean, std = columns[key][0][e], columns[key][1][e]
         return _pm(mean, std, scale, digits) if many else f"{mean * scale:.{digits}f}"
 
-    rows = [{"epoch": e + 1, "train": cell("train_loss", e), "val": cell("val_loss", e),
-             "acc": cell("val_acc", e, scale=100, digits=2)}
+    rows = [{key: cell(key, e, *((100, 2) if key == "val_acc" else ())) for key in keys} | {"epoch": e + 1}
             for e in range(len(columns["train_loss"][0]))]
-    return format_table(rows, [("epoch", "epoch"), ("train", "train loss (mean during epoch)"),
-                               ("val", "val loss (after epoch)"), ("acc", "val acc %")])
+    headers = {"train_loss": "train loss (mean during epoch)",
+               "train_loss_after": "train loss (after epoch)",
+               "val_loss": f"{eval_name} loss (after epoch)", "val_acc": f"{eval_name} acc %"}
+    return format_table(rows, [("epoch", "epoch")] + [(key, headers[key]) for key in keys])
 
 
-def summary_table(rows):
-    """``summarize``'s rows as text: lr, runs, final val loss and val accuracy (%) mean ± std."""
-    table = [{"lr": f"{row['lr']:g}", "runs": row["runs"],
+def _check_eval_name(eval_name):
+    if eval_name not in ("val", "test"):
+        raise ValueError(f"eval_name must be 'val' or 'test', got {eval_name!r}")
+    return eval_name
+
+
+def summary_table(rows, eval_name="val", n_eval=None):
+    """``summarize``'s rows as text: setting, runs, final losses and accuracy (%) mean ± std.
+
+    Args:
+        rows: ``summarize`` output.
+        eval_name: "val" or "test", what the runs were evaluated on (headers only).
+        n_eval: None, or the number of images the accuracy was measured on: adds a
+            column with its binomial sampling error (``sampling_error``), in points,
+            beside the spread over seeds.
+    Returns:
+        str. The first column is the lr, or the setting's label when some row is more
+        than a learning rate; a training-loss column at the final weights is added when
+        the runs had eval_train.
+    """
+    eval_name = _check_eval_name(eval_name)
+    labels = any(row.get("label", f"lr {row['lr']:g}") != f"lr {row['lr']:g}" for row in rows)
+    after = bool(rows) and all(math.isfinite(row.get("train_loss_after_mean", math.nan)) for row in rows)
+    table = [{"lr": row["label"] if labels else f"{row['lr']:g}", "runs": row["runs"],
               "train_loss": _pm(row["train_loss_mean"], row["train_loss_std"], digits=4),
+              "train_loss_after": _pm(row.get("train_loss_after_mean", math.nan),
+                                      row.get("train_loss_after_std", math.nan), digits=4),
               "val_loss": _pm(row["val_loss_mean"], row["val_loss_std"], digits=4),
-              "val_acc": _pm(row["val_acc_mean"], row["val_acc_std"], scale=100)}
+              "val_acc": _pm(row["val_acc_mean"], row["val_acc_std"], scale=100),
+              "binomial": None if n_eval is None else
+                          f"{100 * sampling_error(row['val_acc_mean'], n_eval):.2f}"}
              for row in rows]
-    return format_table(table, [("lr", "lr"), ("runs", "runs"),
-                                ("train_loss", "train loss (last epoch)"),
-                                ("val_loss", "val loss"), ("val_acc", "val acc %")])
+    columns = [("lr", "setting" if labels else "lr"), ("runs", "runs"),
+               ("train_loss", "train loss (mean during last epoch)")]
+    if after:
+        columns.append(("train_loss_after", "train loss (final weights)"))
+    columns += [("val_loss", f"{eval_name} loss"),
+                ("val_acc", f"{eval_name} acc % (mean ± std over seeds)")]
+    if n_eval is not None:
+        columns.append(("binomial", f"sampling error ± (n={n_eval:,})"))
+    return format_table(table, columns, left=["lr"] if labels else ())
 
 
 # --------------------------------------------------------------------------- the report
