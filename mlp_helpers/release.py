@@ -362,6 +362,8 @@ CONFIG_TEXT = f'''"""nbgrader settings for the mlp-from-scratch course.
 Written by `python -m mlp_helpers.release --nbgrader-course`, only when the course had
 no {CONFIG_NAME}: edit it freely, the release tool will not overwrite it.
 """
+import os
+
 c = get_config()  # noqa: F821 (nbgrader provides it)
 
 c.CourseDirectory.course_id = "mlp-from-scratch"
@@ -373,6 +375,14 @@ c.CourseDirectory.course_id = "mlp-from-scratch"
 # assignment. With a correct solution the slowest cell then takes a few seconds; the
 # margin is for slow student code on a busy machine. An endless loop costs this long.
 c.Execute.timeout = {CELL_TIMEOUT}
+
+# One BLAS thread per notebook kernel (the kernels inherit this process's environment).
+# The graded cells are small; on a busy machine two BLAS threads per kernel spin-wait
+# for each other: measured on the shared 2-core machine, one student took 66 s (36 s of
+# CPU) with one thread against 97 s (49 s of CPU) with two. Set a variable yourself to
+# choose otherwise.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
 
 # The published runs (results/*.npz, about 1 MB a network) must be copied with the
 # assignment: nbgrader skips files above this size (kB; nbgrader's default, 100 MB).

@@ -265,7 +265,10 @@ def test_nbgrader_summary_says_hidden_tests_are_kept(tmp_path, capsys):
     assert sum("BEGIN HIDDEN TESTS" in c.source for c in nb.cells) == 2          # kept, for nbgrader
 
 
-def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path, capsys):
+def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path, capsys, monkeypatch):
+    blas = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    for var in blas:
+        monkeypatch.delenv(var, raising=False)   # the file sets them: restored after the test
     course = tmp_path / "course"
     rel.prepare_nbgrader([FIXTURE], course, assignment="hw")
     config = (course / "nbgrader_config.py").read_text()
@@ -282,6 +285,7 @@ def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path
     c = namespace["c"]
     assert c.Execute.timeout == rel.CELL_TIMEOUT >= 60
     assert c.CourseDirectory.course_id == "mlp-from-scratch"
+    assert [os.environ[var] for var in blas] == ["1", "1", "1"]     # inherited by the kernels
 
     (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 600\n")
     assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw2", "--notebooks", str(FIXTURE)]) == 0
