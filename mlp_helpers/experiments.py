@@ -36,13 +36,14 @@ import json
 import math
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_positive_float, check_positive_int
+from ._checks import check_positive_float, check_positive_int, check_seed
 from ._io import atomic_write
 
 __all__ = [
@@ -114,7 +115,7 @@ class RunConfig:
         # Normalise types too: RunConfig(lr=1) and RunConfig(lr=1.0) are the same run.
         set_ = object.__setattr__  # the dataclass is frozen; this is its documented escape
         set_(self, "lr", check_positive_float(self.lr, "lr"))
-        set_(self, "seed", check_positive_int(self.seed, "seed", minimum=0))
+        set_(self, "seed", check_seed(self.seed))
         set_(self, "epochs", check_positive_int(self.epochs, "epochs"))
         set_(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
         set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
@@ -252,11 +253,28 @@ def _single_thread_blas():
 
 # Each worker process holds the data it was given once, at start-up (None: load MNIST).
 _WORKER_DATA = None
+# Seconds between two looks of a worker's watchdog at its parent process.
+WATCHDOG_INTERVAL = 0.5
 
 
-def _init_worker(data):
+def _watch_parent(parent_pid):
+    """A worker's watchdog: end the worker as soon as the process that started it is gone.
+
+    When the parent is killed outright (a kernel restart, the OOM killer), nothing tells
+    its pool; the worker is handed to another parent (its parent pid changes), and
+    without this would train the remaining runs and then wait for work forever.
+    """
+    while True:
+        time.sleep(WATCHDOG_INTERVAL)
+        if os.getppid() != parent_pid:
+            os._exit(1)             # no clean-up to do: results go nowhere now
+
+
+def _init_worker(data, parent_pid):
     global _WORKER_DATA
     _WORKER_DATA = data
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="run_many-parent-watchdog").start()
 
 
 def _run_in_worker(config):
@@ -270,7 +288,9 @@ def run_many(configs, data=None, workers=2, done=None):
     with 2 cores two processes (each capped at one BLAS thread) roughly halve the
     wall time of a batch of runs. Runs are independent and seeded, so the result does
     not depend on ``workers``. Workers are started with 'spawn': in a script (not a
-    notebook), call run_many under ``if __name__ == "__main__":``.
+    notebook), call run_many under ``if __name__ == "__main__":``. If this process is
+    killed (a kernel restart, an out-of-memory kill), each worker notices within
+    WATCHDOG_INTERVAL seconds that its parent is gone and exits.
 
     Args:
         configs: iterable of RunConfig; duplicates are trained once.
@@ -325,7 +345,7 @@ def run_many(configs, data=None, workers=2, done=None):
         context = multiprocessing.get_context("spawn")
         with _single_thread_blas(), ProcessPoolExecutor(
                 max_workers=n_proc, mp_context=context,
-                initializer=_init_worker, initargs=(data,)) as pool:
+                initializer=_init_worker, initargs=(data, os.getpid())) as pool:
             futures = {config: pool.submit(_run_in_worker, config) for config in todo}
             try:
                 for config, future in futures.items():

@@ -23,6 +23,8 @@ Typical use::
 """
 import numpy as np
 
+from ._checks import check_seed
+
 __all__ = ["TOLERANCE", "relative_error", "grad_check", "check_mlp", "check_scalar",
            "GradCheckReport", "ParamCheck"]
 
@@ -196,6 +198,7 @@ def grad_check(f, params, grads=None, eps=None, tol=TOLERANCE, max_entries=None,
     if max_entries is not None and (isinstance(max_entries, bool) or not isinstance(max_entries, int)
                                     or max_entries < 1):
         raise ValueError(f"max_entries must be None or an integer >= 1, got {max_entries!r}")
+    seed = check_seed(seed)
 
     def loss_of(p):
         out = f(p)

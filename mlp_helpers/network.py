@@ -22,9 +22,9 @@ and pre-activations up to +-1e4 give finite results and no warnings.
 """
 import numpy as np
 
-from ._checks import check_inputs, check_labels, check_positive_int
+from ._checks import check_inputs, check_labels, check_positive_int, check_seed
 
-__all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "MLP"]
+__all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "forward", "backward", "MLP"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -81,6 +81,57 @@ def cross_entropy(o, y):
 
 
 # --------------------------------------------------------------------------------------
+# The forward and backward passes, as plain functions of the weights
+# --------------------------------------------------------------------------------------
+#
+# MLP's methods wrap these two. The same passes, fused into loops over one example's
+# nonzero pixels and compiled, are ``mlp_helpers._fast.sgd_steps``; tests/test_training.py
+# (test_per_example_kernel_equals_the_reference_loop) checks that the two agree.
+
+def forward(params, x):
+    """Every intermediate of the forward pass, for a batch of rows x.
+
+    Args: params, dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,); x, (B, D) of their dtype.
+    Returns: dict 'z' (B, H), 'h' (B, H), 'o' (B, K) and 'y' (B, K) class probabilities.
+    """
+    z = x @ params["W"] + params["b"]  # each hidden unit: weighted sum of the inputs, plus bias
+    h = sigmoid(z)                     # squashed into (0, 1)
+    o = h @ params["V"] + params["c"]  # each output: weighted sum of the hidden units
+    y = softmax(o)                     # logits -> probabilities
+    return {"z": z, "h": h, "o": o, "y": y}
+
+
+def backward(params, x, labels, cache, out=None):
+    """Gradients of the mean cross-entropy over the batch with respect to W, b, V, c.
+
+    Args: params and x as for :func:`forward`; labels, (B,) integer classes in [0, K);
+    cache, the dict ``forward(params, x)`` returned; out, None or a dict of arrays
+    shaped like params to write the gradients into.
+    Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,) (``out`` when given).
+    """
+    h, B = cache["h"], x.shape[0]
+    if out is None:
+        out = {k: np.empty_like(v) for k, v in params.items()}
+    with np.errstate(under="ignore"):   # products of tiny numbers flush to 0: harmless
+        # dl/do = (y - t) / B: softmax and cross-entropy together (report eq. 1.5),
+        # divided by B because the loss is the mean over the batch.
+        d_o = cache["y"].copy()
+        d_o[np.arange(B), labels] -= 1
+        d_o /= B
+        # o = h V + c: dl/dV = h^T dl/do, and dl/dc sums dl/do over the batch.
+        np.matmul(h.T, d_o, out=out["V"])
+        np.sum(d_o, axis=0, out=out["c"])
+        # dl/dh = dl/do V^T; through the sigmoid, dl/dz = dl/dh * h (1 - h).
+        d_z = d_o @ params["V"].T
+        d_z *= h
+        d_z *= 1 - h
+        # z = x W + b: dl/dW = x^T dl/dz, and dl/db sums dl/dz over the batch.
+        np.matmul(x.T, d_z, out=out["W"])
+        np.sum(d_z, axis=0, out=out["b"])
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # The network
 # --------------------------------------------------------------------------------------
 
@@ -88,15 +139,24 @@ class MLP:
     """A two-layer perceptron: D inputs -> H sigmoid units -> K softmax outputs.
 
     Args:
-        n_in, n_hidden, n_out: layer sizes D, H, K (integers >= 1).
-        seed: seeds ``np.random.default_rng`` for the initial weights.
+        n_in, n_hidden: layer sizes D, H (integers >= 1); n_out: the number of classes
+            K (an integer >= 2: with one class the loss is always 0).
+        seed: an integer >= 0, seeds ``np.random.default_rng`` for the initial weights.
         dtype: np.float32 (default, fast) or np.float64 (for gradient checks).
+        init: how W (D, H) and V (H, K) start; b and c always start at zero.
 
-    Initialisation: W (D, H) and V (H, K) are Glorot/Xavier uniform,
-    U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), which keeps the variance of
-    the signal about the same through each layer; b and c are zeros. The draws
-    are made in float64 and then cast, so float32 and float64 networks with the
-    same seed hold the same weights (up to rounding).
+            * ``"glorot"`` (default): Glorot/Xavier uniform, U(-a, a) with
+              a = sqrt(6 / (fan_in + fan_out)). Named after Xavier Glorot, who chose
+              a so that the variance of the signal stays about the same through each
+              layer: small enough that z = xW + b sits where the sigmoid is not flat.
+            * ``"normal"``: every weight drawn from N(0, 1), the textbook mistake: with
+              784 inputs z has a standard deviation of about sqrt(sum x^2) (~9 on MNIST),
+              so most hidden units start saturated, h near 0 or 1.
+            * ``"zeros"``: every weight 0. All hidden units then compute the same h and
+              receive the same gradient, so they stay identical forever (symmetry).
+
+    The draws are made in float64 and then cast, so float32 and float64 networks with
+    the same seed hold the same weights (up to rounding).
 
     Attributes:
         params: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,), arrays of ``dtype``.
@@ -104,17 +164,18 @@ class MLP:
         n_in, n_hidden, n_out, dtype.
     """
 
-    def __init__(self, n_in, n_hidden, n_out, seed=0, dtype=np.float32):
+    def __init__(self, n_in, n_hidden, n_out, seed=0, dtype=np.float32, init="glorot"):
         self.n_in = check_positive_int(n_in, "n_in")
         self.n_hidden = check_positive_int(n_hidden, "n_hidden")
-        self.n_out = check_positive_int(n_out, "n_out")
+        self.n_out = check_positive_int(n_out, "n_out", minimum=2)
         self.dtype = _check_dtype(dtype)
-        rng = np.random.default_rng(seed)
+        draw = _check_init(init)
+        rng = np.random.default_rng(check_seed(seed))
         D, H, K = self.n_in, self.n_hidden, self.n_out
         self.params = {
-            "W": _glorot_uniform(rng, D, H).astype(self.dtype),
+            "W": draw(rng, D, H).astype(self.dtype),
             "b": np.zeros(H, dtype=self.dtype),
-            "V": _glorot_uniform(rng, H, K).astype(self.dtype),
+            "V": draw(rng, H, K).astype(self.dtype),
             "c": np.zeros(K, dtype=self.dtype),
         }
 
@@ -150,9 +211,9 @@ class MLP:
         if p["b"].shape != (H,):
             raise ValueError(f"params['b'] must have shape (H,) = ({H},) to match W {p['W'].shape}, "
                              f"got {p['b'].shape}")
-        if p["V"].ndim != 2 or p["V"].shape[0] != H or p["V"].shape[1] == 0:
-            raise ValueError(f"params['V'] must be (H, K) with H = {H} rows to match W {p['W'].shape}, "
-                             f"got shape {p['V'].shape}")
+        if p["V"].ndim != 2 or p["V"].shape[0] != H or p["V"].shape[1] < 2:
+            raise ValueError(f"params['V'] must be (H, K) with H = {H} rows to match W {p['W'].shape} "
+                             f"and K >= 2 classes, got shape {p['V'].shape}")
         K = p["V"].shape[1]
         if p["c"].shape != (K,):
             raise ValueError(f"params['c'] must have shape (K,) = ({K},) to match V {p['V'].shape}, "
@@ -178,12 +239,7 @@ class MLP:
         return self._forward(self._check_x(x))
 
     def _forward(self, x):
-        W, b, V, c = self.params["W"], self.params["b"], self.params["V"], self.params["c"]
-        z = x @ W + b                  # each hidden unit: weighted sum of the inputs, plus bias
-        h = sigmoid(z)                 # squashed into (0, 1)
-        o = h @ V + c                  # each output: weighted sum of the hidden units
-        y = softmax(o)                 # logits -> probabilities
-        return {"z": z, "h": h, "o": o, "y": y}
+        return forward(self.params, x)
 
     def backward(self, x, y, cache, out=None):
         """Gradients of the mean cross-entropy with respect to W, b, V, c.
@@ -202,27 +258,7 @@ class MLP:
         return self._backward(x, y, cache, self._check_out(out))
 
     def _backward(self, x, y, cache, out=None):
-        h, probs = cache["h"], cache["y"]
-        B = x.shape[0]
-        if out is None:
-            out = {k: np.empty_like(v) for k, v in self.params.items()}
-        with np.errstate(under="ignore"):   # products of tiny numbers flush to 0: harmless
-            # dl/do = (y - t) / B: softmax and cross-entropy together (report eq. 1.5),
-            # divided by B because the loss is the mean over the batch.
-            d_o = probs.copy()
-            d_o[np.arange(B), y] -= 1
-            d_o /= B
-            # o = h V + c: dl/dV = h^T dl/do, and dl/dc sums dl/do over the batch.
-            np.matmul(h.T, d_o, out=out["V"])
-            np.sum(d_o, axis=0, out=out["c"])
-            # dl/dh = dl/do V^T; through the sigmoid, dl/dz = dl/dh * h (1 - h).
-            d_z = d_o @ self.params["V"].T
-            d_z *= h
-            d_z *= 1 - h
-            # z = x W + b: dl/dW = x^T dl/dz, and dl/db sums dl/dz over the batch.
-            np.matmul(x.T, d_z, out=out["W"])
-            np.sum(d_z, axis=0, out=out["b"])
-        return out
+        return backward(self.params, x, y, cache, out)
 
     def loss(self, x, y, out=None):
         """Mean cross-entropy over the batch, and its gradients.
@@ -250,21 +286,43 @@ class MLP:
     # ---- prediction and evaluation ---------------------------------------------------
 
     def predict_proba(self, x, batch=10_000):
-        """Class probabilities, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks."""
+        """Class probabilities, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks of
+        ``batch`` rows (an integer >= 1). Raises ValueError if the weights are not finite."""
         x = self._check_x(x)
+        batch = check_positive_int(batch, "batch")
+        self._check_finite_params()
         return np.concatenate([self._forward(x[i:i + batch])["y"] for i in range(0, len(x), batch)])
 
     def predict(self, x, batch=10_000):
-        """The most probable class for each row: (B,) int64."""
+        """The most probable class for each row: (B,) int64 (``batch`` as in predict_proba).
+
+        Raises ValueError if the weights are not finite (after a NaN divergence every
+        argmax would be class 0: a plausible-looking answer that means nothing)."""
         x = self._check_x(x)
+        batch = check_positive_int(batch, "batch")
+        self._check_finite_params()
         return np.concatenate([self._logits(x[i:i + batch]).argmax(axis=1)
                                for i in range(0, len(x), batch)]).astype(np.int64)
 
     def accuracy(self, x, y, batch=10_000):
-        """Fraction of rows whose predicted class equals the label, a float in [0, 1]."""
+        """Fraction of rows whose predicted class equals the label, a float in [0, 1].
+
+        Raises ValueError if the weights are not finite (see ``predict``)."""
         x = self._check_x(x)
         y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
         return float(np.mean(self.predict(x, batch) == y))
+
+    def params_finite(self):
+        """True if every weight and bias is finite (False after a NaN or inf divergence)."""
+        return all(np.isfinite(v).all() for v in self.params.values())
+
+    def _check_finite_params(self):
+        if not self.params_finite():
+            bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
+            raise ValueError(
+                f"the network's weights are not finite (params {', '.join(map(repr, bad))} hold NaN or "
+                f"inf), so it has no prediction to give: training diverged. Train a new network "
+                f"with a smaller learning rate")
 
     def mean_loss(self, x, y, batch=10_000):
         """Mean cross-entropy over a (possibly large) set, in chunks of ``batch`` rows, no grads.
@@ -302,7 +360,7 @@ class MLP:
     # ---- checks ----------------------------------------------------------------------
 
     def _check_x(self, x):
-        x = check_inputs(x, "x", n_features=self.n_in)
+        x = check_inputs(x, "x", n_features=self.n_in, dtype=self.dtype)
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
     def _check_out(self, out):
@@ -323,6 +381,27 @@ def _glorot_uniform(rng, fan_in, fan_out):
     """(fan_in, fan_out) float64 draws from U(-a, a), a = sqrt(6 / (fan_in + fan_out))."""
     a = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-a, a, size=(fan_in, fan_out))
+
+
+def _standard_normal(rng, fan_in, fan_out):
+    """(fan_in, fan_out) float64 draws from N(0, 1), whatever the layer's size."""
+    return rng.standard_normal(size=(fan_in, fan_out))
+
+
+def _zeros(rng, fan_in, fan_out):
+    """(fan_in, fan_out) zeros (rng unused: every network starts the same)."""
+    return np.zeros((fan_in, fan_out))
+
+
+#: MLP(init=...) -> the function that draws one weight matrix (rng, fan_in, fan_out)
+INITS = {"glorot": _glorot_uniform, "normal": _standard_normal, "zeros": _zeros}
+
+
+def _check_init(init):
+    """One of the names in INITS -> its draw function, else ValueError."""
+    if not isinstance(init, str) or init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+    return INITS[init]
 
 
 def _check_dtype(dtype):

@@ -28,6 +28,8 @@ from ._io import atomic_write
 __all__ = [
     "loss_curves",
     "running_loss",
+    "log_axis",
+    "gradient_noise",
     "mean_std_bands",
     "lr_comparison",
     "decision_boundary",
@@ -301,6 +303,145 @@ def running_loss(histories, every=1000, *, labels=None, title=None, ax=None, sav
         ax.grid(True, alpha=0.3)
         if len(hs) > 1 or labels is not None:
             ax.legend()
+    return _finish(fig, save)
+
+
+# ------------------------------------------- log axes, minibatch gradient noise ---
+
+def _plain(value, _pos=None):
+    """A tick label as a plain number: 0.01, 0.5, 1, 20, 1000 (never 10^k)."""
+    return f"{value:g}"
+
+
+def log_axis(ax, axis="y", ticks=None):
+    """Put one axis of ``ax`` on a log scale with tick labels one can read.
+
+    Matplotlib's default log axis labels only the powers of ten as $10^k$, so an
+    axis spanning 1 to 30 shows just "10^0" and "10^1". Here the labels are plain
+    numbers, at 1, 2 and 5 times each power of ten when the axis spans fewer than
+    three decades (else at the powers of ten only).
+
+    Args:
+        ax: a matplotlib Axes, drawn on already (its limits decide the ticks).
+        axis: "x", "y" or "both".
+        ticks: optional sequence of positive numbers: label exactly these (e.g. the
+            batch sizes 1, 16, 64, 256) instead.
+
+    Returns:
+        ax
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
+    if not hasattr(ax, "set_yscale"):
+        raise ValueError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis must be 'x', 'y' or 'both', got {axis!r}")
+    if ticks is not None:
+        ticks = np.asarray(ticks, dtype=np.float64).reshape(-1)
+        if ticks.size == 0 or not np.all(np.isfinite(ticks)) or np.any(ticks <= 0):
+            raise ValueError(f"ticks must be a non-empty sequence of finite numbers > 0, got {ticks.tolist()}")
+    for name in ("x", "y") if axis == "both" else (axis,):
+        getattr(ax, f"set_{name}scale")("log")
+        which = ax.xaxis if name == "x" else ax.yaxis
+        if ticks is not None:
+            which.set_major_locator(FixedLocator(ticks))
+        else:
+            lo, hi = sorted(getattr(ax, f"get_{name}lim")())
+            decades = np.log10(hi / lo) if lo > 0 else np.inf
+            which.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 3 else (1.0,)))
+        which.set_major_formatter(FuncFormatter(_plain))
+        which.set_minor_formatter(NullFormatter())
+    return ax
+
+
+_NOISE_KEYS = ("batch_sizes", "variance", "variance_se", "sq_norm", "sq_norm_se", "trace", "full_sq_norm",
+               "n_train")
+
+
+def _noise_arrays(label, m):
+    """The checked arrays of one gradient_noise measurement."""
+    if not isinstance(m, dict):
+        raise ValueError(f"measurements[{label!r}] must be a dict with keys {', '.join(_NOISE_KEYS)}, "
+                         f"got {type(m).__name__}")
+    missing = [k for k in _NOISE_KEYS if k not in m]
+    if missing:
+        raise ValueError(f"measurements[{label!r}] is missing {', '.join(missing)}")
+    arrays = {k: np.asarray(m[k], dtype=np.float64).reshape(-1) for k in _NOISE_KEYS[:5]}
+    n = arrays["batch_sizes"].size
+    if n == 0 or any(a.size != n for a in arrays.values()):
+        raise ValueError(f"measurements[{label!r}]: batch_sizes, variance, variance_se, sq_norm and "
+                         f"sq_norm_se must be non-empty and of equal length, got lengths "
+                         f"{[a.size for a in arrays.values()]}")
+    if np.any(arrays["batch_sizes"] < 1) or np.any(arrays["variance"] <= 0) or np.any(arrays["sq_norm"] <= 0):
+        raise ValueError(f"measurements[{label!r}]: batch sizes must be >= 1 and variance, sq_norm > 0 "
+                         "(they are drawn on log axes)")
+    n_train = check_positive_int(m["n_train"], f"measurements[{label!r}]['n_train']")
+    trace, full = float(m["trace"]), float(m["full_sq_norm"])
+    if not (np.isfinite(trace) and trace > 0 and np.isfinite(full) and full >= 0):
+        raise ValueError(f"measurements[{label!r}]: trace must be > 0 and full_sq_norm >= 0, "
+                         f"got {trace!r} and {full!r}")
+    return arrays, trace, full, n_train
+
+
+def gradient_noise(measurements, *, title=None, save=None):
+    """The minibatch gradient at fixed weights: its noise and its length against B.
+
+    Args:
+        measurements: dict label -> dict, one per set of weights (e.g. "at
+            initialisation"), with
+            ``batch_sizes`` (B values), ``variance`` (measured mean of |g_B - g|^2 over
+            the minibatches drawn for each B) and ``variance_se`` (its standard
+            error), ``sq_norm`` and ``sq_norm_se`` (the same for |g_B|^2),
+            ``trace`` (tr(Sigma), the variance of one example's gradient over the
+            whole set), ``full_sq_norm`` (|g|^2, g the full-set mean gradient) and
+            ``n_train`` (N, the set the minibatches were drawn from): what
+            :func:`mlp_helpers.gradnoise.measure` returns.
+        title: figure title; save: optional PNG path.
+
+    Left panel: the measured variance (markers, +- 2 standard errors) and the law
+    tr(Sigma) / B (N - B) / (N - 1) (line). Right: the measured E|g_B|^2 and the
+    prediction |g|^2 + that variance (line), with |g|^2, the part that no
+    averaging removes, dotted. Both axes logarithmic with plain-number labels.
+
+    Returns:
+        matplotlib.figure.Figure with two axes.
+    """
+    if not isinstance(measurements, dict) or not measurements:
+        raise ValueError("measurements must be a non-empty dict {label: measurement dict}, "
+                         f"got {type(measurements).__name__}")
+    from .gradnoise import minibatch_variance
+
+    checked = {label: _noise_arrays(label, m) for label, m in measurements.items()}
+    all_B = np.unique(np.concatenate([a["batch_sizes"] for a, *_ in checked.values()]))
+    with _style():
+        fig, (ax_v, ax_n) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+        for i, (label, (a, trace, full, n_train)) in enumerate(checked.items()):
+            color = f"C{i % 10}"
+            B = a["batch_sizes"]
+            grid = np.geomspace(B.min(), B.max(), 100)
+            law = minibatch_variance(trace, grid, n_train)
+            ax_v.plot(grid, law, "-", color=color, lw=1.2, alpha=0.8,
+                      label=f"{label}: tr$(\\Sigma)/B$ = {trace:.3g}$/B$")
+            ax_v.errorbar(B, a["variance"], yerr=2 * a["variance_se"], fmt="o", color=color, ms=5,
+                          capsize=3, label=f"{label}: measured")
+            ax_n.plot(grid, full + law, "-", color=color, lw=1.2, alpha=0.8,
+                      label=f"{label}: $|g|^2$ + tr$(\\Sigma)/B$")
+            ax_n.errorbar(B, a["sq_norm"], yerr=2 * a["sq_norm_se"], fmt="o", color=color, ms=5,
+                          capsize=3, label=f"{label}: measured")
+            if full > 0:
+                ax_n.axhline(full, color=color, ls=":", lw=1.2, label=f"{label}: $|g|^2$ = {full:.3g}")
+        ax_v.set_ylabel(r"$E\,|g_B - g|^2$ (noise of the minibatch gradient)")
+        ax_v.set_title("Variance of the minibatch gradient")
+        ax_n.set_ylabel(r"$E\,|g_B|^2$ (squared length of a minibatch step / $\alpha^2$)")
+        ax_n.set_title("Squared length of the mean gradient")
+        for ax in (ax_v, ax_n):
+            ax.set_xlabel("batch size $B$")
+            log_axis(ax, "x", ticks=all_B)
+            log_axis(ax, "y")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
     return _finish(fig, save)
 
 

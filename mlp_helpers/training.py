@@ -10,9 +10,10 @@ One SGD step on a batch (batch_size=1 is the report's per-example SGD)::
 after every epoch, the running mean of the loss every ``log_every`` examples (the
 report's loss curve), and the wall time of every epoch.
 
-The steps are done by the fast loops in :mod:`mlp_helpers._fast` -- the same maths,
-arranged to avoid Python and allocation overhead (tests check they agree with the
-plain loop above to float rounding).
+:func:`sgd_epoch` is that loop for per-example SGD, written out: the reference the
+tests compare the fast steppers with. ``train`` uses the fast loops of
+:mod:`mlp_helpers._fast` -- the same maths, compiled with numba for batch size 1 --
+and falls back to :func:`sgd_epoch` (with a warning, once) when numba is missing.
 """
 import json
 import math
@@ -22,10 +23,62 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ._checks import check_inputs, check_labels, check_positive_float, check_positive_int
-from ._fast import MinibatchSGD, PerExampleSGD
+from ._checks import check_inputs, check_labels, check_positive_float, check_positive_int, check_seed
+from . import _fast
 
-__all__ = ["train", "History"]
+__all__ = ["train", "History", "DivergenceRule", "sgd_epoch"]
+
+
+def sgd_epoch(net, x, y, lr, order):
+    """Per-example SGD over the examples ``order``, written plainly: the reference loop.
+
+    Args: net, an MLP (updated in place); x (N, D) and y (N,) labels; lr > 0; order,
+    the example indices in the order of the steps (``train`` uses
+    ``np.random.default_rng(seed).permutation(N)`` for its first epoch).
+    Returns the loss of every step, measured before that step (float64 array). Stops
+    after a non-finite loss, without updating the network with it.
+    """
+    losses = []
+    for i in order:
+        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])   # forward and backward on one example
+        losses.append(loss)
+        if not math.isfinite(loss):
+            break
+        for name, w in net.params.items():
+            w -= lr * grads[name]                        # step downhill
+    return np.array(losses, dtype=np.float64)
+
+
+class _ReferenceSGD:
+    """The stepper ``train`` uses for batch size 1 when numba is missing: :func:`sgd_epoch`."""
+
+    def __init__(self, net, x, y, lr):
+        self.net, self.x, self.y, self.lr = net, x, y, float(lr)
+
+    def run(self, order, losses):
+        done = sgd_epoch(self.net, self.x, self.y, self.lr, order)
+        losses[:len(done)] = done
+        return len(done)
+
+
+_warned_no_numba = False
+
+
+def _stepper(net, x, y, lr, batch_size):
+    """The fast stepper for the batch size; the reference loop (warned once) without numba."""
+    global _warned_no_numba
+    if batch_size > 1:
+        return _fast.MinibatchSGD(net, x, y, lr, batch_size)
+    if _fast.HAVE_NUMBA:
+        return _fast.PerExampleSGD(net, x, y, lr)
+    if not _warned_no_numba:
+        _warned_no_numba = True
+        warnings.warn("numba is not available (not installed, or NUMBA_DISABLE_JIT is set), so per-example "
+                      "SGD runs the plain reference loop "
+                      "(sgd_epoch), some 50 times slower (about 1 ms an example on MNIST instead of 10-20 us); "
+                      "pip install numba for the compiled kernel",
+                      RuntimeWarning, stacklevel=3)
+    return _ReferenceSGD(net, x, y, lr)
 
 
 @dataclass
@@ -42,14 +95,20 @@ class History:
         val_loss[e], val_acc[e]: mean cross-entropy and accuracy on ``val`` after
             epoch e (``net.mean_loss`` and ``net.accuracy``); empty lists without val.
         epoch_time[e]: seconds of training in epoch e (validation not included).
+        epoch_lr[e]: the learning rate used in epoch e (``lr`` times the schedule's factor).
+        train_loss_after[e], train_acc_after[e]: with ``eval_train=True`` only, the mean
+            cross-entropy and accuracy on the whole training set measured with the
+            weights at the end of epoch e -- the same weights as val_loss[e], so the two
+            can be compared directly (train_loss[e] lags them); else empty lists.
 
     Every ``log_every`` examples (counted across epochs):
         running_loss[i]: mean loss of the examples since the previous entry;
         running_at[i]: number of training examples seen so far.
 
-    Flags: ``diverged`` (the loss became NaN or inf, training stopped),
+    Flags: ``diverged`` (:class:`DivergenceRule` fired: the loss blew up or became
+    NaN or inf; training stopped there),
     ``stopped`` (a callback returned True). ``examples_seen``: examples stepped on.
-    An epoch cut short by divergence or a callback adds no per-epoch entry.
+    An epoch that diverges or is cut short by a callback adds no per-epoch entry.
     """
 
     lr: float
@@ -63,6 +122,9 @@ class History:
     running_loss: list = field(default_factory=list)
     running_at: list = field(default_factory=list)
     epoch_time: list = field(default_factory=list)
+    epoch_lr: list = field(default_factory=list)
+    train_loss_after: list = field(default_factory=list)
+    train_acc_after: list = field(default_factory=list)
     diverged: bool = False
     stopped: bool = False
     examples_seen: int = 0
@@ -96,8 +158,81 @@ class History:
                 f"epochs={self.epochs_done}/{self.epochs}{last}{flags})")
 
 
+class DivergenceRule:
+    """When training counts as diverged: the one rule ``train`` and the explorer use.
+
+    The stable softmax keeps the loss finite even when the weights run away, so
+    "the loss became NaN" alone almost never fires. A run has diverged when
+
+    * a loss is NaN or inf, or the weights are no longer finite; or
+    * the running loss stays above ``threshold`` for ``WINDOW`` log entries in a
+      row, or for a whole epoch (its mean), where
+
+          threshold = max(FACTOR * L0, L0 + ln K),
+
+      L0 the untrained network's mean loss on (up to) the first ``N_INITIAL``
+      training examples and K the number of classes.
+
+    Why these numbers (measured with 784-300-10 on MNIST subsets and 2-16-2 on the
+    explorer's synthetic data): a healthy per-example run's running loss peaks at
+    its first entry -- every run of notebook 04 (lr 0.001-0.03, 275-300 entries
+    each) at 0.55-0.9 x L0, lr 0.1 on all 55,000 images at 0.46 x L0. Too large a
+    rate holds the loss far above L0: lr 100 at 130-1800 x L0 (2,000 images,
+    batch 1 and 64), lr 10 per-example at 3.5-11 x L0 on MNIST and 17-37 x L0 on
+    the synthetic data. Minibatch runs at large rates (notebook 03's batch 256 at
+    lr 2.56, three seeds) spike to 2.3-4.5 x L0 for one or two entries and then
+    learn, their third entry at most 1.3 x L0: the window of 3 entries lets them.
+    ``L0 + ln K`` keeps the rule sane when L0 is small (a network already
+    trained): the loss must then rise by more than a uniform guess's loss.
+
+    Usage (what ``train`` does)::
+
+        rule = DivergenceRule.for_network(net, x, y)
+        reason = rule.check(history.running_loss)     # None, or why it diverged
+    """
+
+    FACTOR = 3.0
+    WINDOW = 3
+    N_INITIAL = 1_000
+
+    def __init__(self, initial_loss, n_classes):
+        self.initial_loss = float(initial_loss)
+        self.n_classes = int(n_classes)
+        self.threshold = max(self.FACTOR * self.initial_loss, self.initial_loss + math.log(self.n_classes))
+
+    @classmethod
+    def for_network(cls, net, x, y):
+        """The rule for training ``net`` on (x, y): L0 measured on the first N_INITIAL rows."""
+        n = min(len(x), cls.N_INITIAL)
+        with np.errstate(all="ignore"):
+            return cls(net.mean_loss(x[:n], y[:n]), net.n_out)
+
+    def _too_high(self, what):
+        return (f"{what} stayed above {self.threshold:.3g} (max({self.FACTOR:g} x the untrained "
+                f"network's loss {self.initial_loss:.3g}, that + ln {self.n_classes}))")
+
+    def check(self, running_loss):
+        """None, or the reason the run has diverged, judged on its running-loss entries."""
+        if len(running_loss) and not math.isfinite(running_loss[-1]):
+            return f"the loss became {running_loss[-1]}"
+        last = running_loss[-self.WINDOW:]
+        if len(last) == self.WINDOW and all(v > self.threshold for v in last):
+            return self._too_high(f"the running loss ({', '.join(f'{v:.3g}' for v in last)})")
+        return None
+
+    def check_epoch(self, epoch_loss, net):
+        """None, or the reason the run has diverged, judged at the end of an epoch."""
+        if not net.params_finite():
+            return "the weights became NaN or inf"
+        if not math.isfinite(epoch_loss):
+            return f"the loss became {epoch_loss}"
+        if epoch_loss > self.threshold:
+            return self._too_high(f"the epoch's mean loss ({epoch_loss:.3g})")
+        return None
+
+
 def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
-          log_every=1000, progress=True, callback=None):
+          log_every=1000, progress=True, callback=None, lr_schedule=None, eval_train=False):
     """Train ``net`` in place with minibatch SGD; return a :class:`History`.
 
     Args:
@@ -118,10 +253,21 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
             each running-loss entry and "epoch" after each epoch (its validation
             metrics already appended). Returning True stops training there
             (``history.stopped``); from another thread, set a flag the callback reads.
+        lr_schedule: None (the same rate in every epoch), or how the rate changes from
+            epoch to epoch: a sequence of ``epochs`` factors, or a function
+            ``lr_schedule(epoch)`` of the epoch number (0, 1, ...) returning one. Epoch e
+            then uses the rate ``lr * factor_e``; each factor must be a finite number > 0.
+            Example, halving the rate after every epoch: ``lr_schedule=lambda e: 0.5 ** e``.
+            The rates used are recorded in ``history.epoch_lr``.
+        eval_train: also measure the loss and accuracy on the whole training set with
+            the weights at the end of each epoch (``history.train_loss_after``,
+            ``train_acc_after``); costs one forward pass over the training set an epoch.
 
-    A non-finite loss stops training with a RuntimeWarning naming the learning rate,
-    and ``history.diverged`` is True. Per-example SGD runs with one BLAS thread (if
-    threadpoolctl is installed): matrix-vector work is faster that way.
+    Divergence (see :class:`DivergenceRule`: the loss NaN or inf, or held far above
+    the untrained network's) stops training with a RuntimeWarning that names the
+    learning rate and suggests a smaller one, and ``history.diverged`` is True.
+    Per-example SGD runs with one BLAS thread (if threadpoolctl is installed):
+    matrix-vector work is faster that way.
     """
     x, y, x_val, y_val = _check_data(net, data, val)
     lr = check_positive_float(lr, "lr")
@@ -130,19 +276,20 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
     if batch_size > len(x):
         raise ValueError(f"batch_size must be at most the number of training examples N = {len(x)}, "
                          f"got batch_size={batch_size}")
-    seed = check_positive_int(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     log_every = check_positive_int(log_every, "log_every")
     if not isinstance(progress, (bool, np.bool_)):
         raise ValueError(f"progress must be True or False, got {progress!r}")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be None or a function callback(event, history), got {callback!r}")
+    rates = [lr * factor for factor in _check_schedule(lr_schedule, epochs)]
+    if not isinstance(eval_train, (bool, np.bool_)):
+        raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
 
     history = History(lr=lr, batch_size=batch_size, epochs=epochs, seed=seed, n_train=len(x))
-    if batch_size == 1:
-        stepper = PerExampleSGD(net, x, y, lr)
-    else:
-        stepper = MinibatchSGD(net, x, y, lr, batch_size)
-    run = _Run(history, stepper, log_every, callback)
+    stepper = _stepper(net, x, y, lr, batch_size)
+    rule = DivergenceRule.for_network(net, x, y)
+    run = _Run(history, stepper, log_every, callback, rule)
     rng = np.random.default_rng(seed)
     bar = _progress_bar(progress, epochs * len(x))
     try:
@@ -151,13 +298,22 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
             for epoch in range(epochs):
                 if bar is not None:
                     bar.set_description(f"epoch {epoch + 1}/{epochs}")
+                stepper.lr = rates[epoch]
+                history.epoch_lr.append(rates[epoch])
                 start = time.perf_counter()
                 finished = run.epoch(rng.permutation(len(x)), bar)
                 elapsed = time.perf_counter() - start
                 if not finished:
                     break
+                run.reason = rule.check_epoch(run.epoch_loss, net)
+                if run.reason is not None:
+                    history.diverged = True
+                    break
                 history.train_loss.append(run.epoch_loss)
                 history.epoch_time.append(elapsed)
+                if eval_train:
+                    history.train_loss_after.append(net.mean_loss(x, y))
+                    history.train_acc_after.append(net.accuracy(x, y))
                 if x_val is not None:
                     history.val_loss.append(net.mean_loss(x_val, y_val))
                     history.val_acc.append(net.accuracy(x_val, y_val))
@@ -170,10 +326,12 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
         if bar is not None:
             bar.close()
     if history.diverged:
+        rate = history.epoch_lr[-1]
+        scheduled = f" (scheduled to {rate:g} in that epoch)" if rate != lr else ""
         warnings.warn(
-            f"training diverged: the loss became {run.bad_loss} after {history.examples_seen} examples "
-            f"with lr={lr}; the learning rate is too large for this network -- try a smaller one "
-            f"(e.g. lr={lr / 10:g})", RuntimeWarning, stacklevel=2)
+            f"training diverged: {run.reason} after {history.examples_seen} examples "
+            f"with lr={lr:g}{scheduled}; the learning rate is too large for this network -- try a "
+            f"smaller one (e.g. lr={lr / 10:g})", RuntimeWarning, stacklevel=2)
     return history
 
 
@@ -181,13 +339,14 @@ class _Run:
     """The loop over one epoch: steps in blocks of up to ``log_every`` examples, and
     the running-loss bookkeeping between blocks."""
 
-    def __init__(self, history, stepper, log_every, callback):
+    def __init__(self, history, stepper, log_every, callback, rule):
         self.history, self.stepper, self.log_every, self.callback = history, stepper, log_every, callback
+        self.rule = rule          # a DivergenceRule
         self.batch_size = history.batch_size
         self.block_sum = 0.0      # summed per-example losses since the last log entry
         self.block_count = 0      # examples since the last log entry
         self.epoch_loss = math.nan
-        self.bad_loss = None
+        self.reason = None        # why training diverged, if it did
 
     def epoch(self, order, bar):
         """One pass over ``order``; False if training must stop (diverged or callback)."""
@@ -209,7 +368,7 @@ class _Run:
             history.examples_seen += examples
             if done and not math.isfinite(block[-1]):
                 history.diverged = True
-                self.bad_loss = float(block[-1])
+                self.reason = f"the loss became {float(block[-1])}"
                 return False
             self.block_sum += float(np.sum(block * weights))
             self.block_count += examples
@@ -219,6 +378,10 @@ class _Run:
                 history.running_loss.append(self.block_sum / self.block_count)
                 history.running_at.append(history.examples_seen)
                 self.block_sum, self.block_count = 0.0, 0
+                self.reason = self.rule.check(history.running_loss)
+                if self.reason is not None:
+                    history.diverged = True
+                    return False
                 if bar is not None:
                     bar.set_postfix(_postfix(history), refresh=False)
                 if self.callback is not None and self.callback("log", history) is True:
@@ -246,10 +409,31 @@ def _check_pair(net, pair, name):
         got = f"a {type(pair).__name__} of length {len(pair)}" if isinstance(pair, (tuple, list)) \
             else type(pair).__name__
         raise ValueError(f"{name} must be a pair (x, y) of inputs (N, D) and labels (N,), got {got}")
-    x = check_inputs(pair[0], f"{name} x", n_features=net.n_in)
+    x = check_inputs(pair[0], f"{name} x", n_features=net.n_in, dtype=net.dtype)
     y = check_labels(pair[1], net.n_out, f"{name} y", n_examples=x.shape[0])
     x = np.ascontiguousarray(x, dtype=net.dtype)
     return x, y
+
+
+def _check_schedule(lr_schedule, epochs):
+    """The learning-rate factor of every epoch, as a list of ``epochs`` floats > 0."""
+    if lr_schedule is None:
+        return [1.0] * epochs
+    if callable(lr_schedule):
+        factors = []
+        for epoch in range(epochs):
+            try:
+                factor = lr_schedule(epoch)
+            except Exception as e:
+                raise ValueError(f"lr_schedule({epoch}) raised {type(e).__name__}: {e}") from e
+            factors.append(check_positive_float(factor, f"lr_schedule({epoch})"))
+        return factors
+    if isinstance(lr_schedule, (str, bytes)) or not hasattr(lr_schedule, "__len__"):
+        raise ValueError(f"lr_schedule must be None, a function of the epoch, or a sequence of {epochs} "
+                         f"factors (one per epoch), got {lr_schedule!r}")
+    if len(lr_schedule) != epochs:
+        raise ValueError(f"lr_schedule must have one factor per epoch ({epochs}), got {len(lr_schedule)}")
+    return [check_positive_float(f, f"lr_schedule[{i}]") for i, f in enumerate(lr_schedule)]
 
 
 def _postfix(history):

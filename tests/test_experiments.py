@@ -364,3 +364,83 @@ def test_save_results_keeps_a_file_that_differs_only_in_wall_times(tmp_path, syn
     assert experiments.load_results(path)[0][config].val_acc == h.val_acc
     experiments.save_results(path, runs, chosen_lr=0.3)          # so did an extra value
     assert experiments.load_results(path)[1] == {"chosen_lr": 0.3}
+
+
+# --------------------------------------------------------------------------- a killed parent
+
+def _proc_children():
+    """{pid: (parent pid, state, CPU ticks used, start time)} of every process, from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            table[int(entry)] = (int(fields[1]), fields[0], int(fields[11]) + int(fields[12]), int(fields[19]))
+    return table
+
+
+def _descendants(pid, table):
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, _, _, start) in table.items():
+            if ppid == parent and child not in found:
+                found[child] = start
+                todo.append(child)
+    return found   # pid -> start time (to never confuse a reused pid with ours)
+
+
+def _alive(pid, start):
+    info = _proc_children().get(pid)
+    return info is not None and info[3] == start and info[1] != "Z"     # a zombie has exited
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_workers_exit_when_the_parent_is_killed_hard(tmp_path):
+    """A kernel restart or an OOM kill (SIGKILL) of the process running run_many: its workers
+    (and multiprocessing's resource tracker) must not keep training and then sleep forever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "from mlp_helpers import experiments, load_synth\n"
+        "if __name__ == '__main__':\n"
+        "    data = load_synth(num_train=20_000, num_val=100, seed=0)\n"
+        "    configs = experiments.grid([0.1], range(8), epochs=200, n_hidden=16)\n"
+        "    experiments.run_many(configs, data, workers=2)   # minutes of work\n")
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    children = {}
+    try:
+        # wait until two workers are busy training (each has used 2 s of CPU)
+        ticks = os.sysconf("SC_CLK_TCK")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and parent.poll() is None:
+            table = _proc_children()
+            children = _descendants(parent.pid, table)
+            busy = [pid for pid in children if table.get(pid, (0, "", 0, 0))[2] >= 2 * ticks]
+            if len(busy) >= 2:
+                break
+            time.sleep(0.2)
+        assert parent.poll() is None, "the parent ended before it was killed"
+        assert len(busy) >= 2, f"workers did not start training: {children}"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10                  # the watchdog looks every 0.5 s
+        while time.monotonic() < deadline and any(_alive(p, s) for p, s in children.items()):
+            time.sleep(0.1)
+        survivors = [pid for pid, start in children.items() if _alive(pid, start)]
+        assert survivors == [], f"processes outlived their killed parent: {survivors}"
+    finally:                                              # never leave a process behind
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid, start in children.items():
+            if _alive(pid, start):
+                os.kill(pid, signal.SIGKILL)

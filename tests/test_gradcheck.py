@@ -147,3 +147,10 @@ def test_bad_arguments():
         grad_check(f, params, g, eps=0)
     with pytest.raises(ValueError, match=r"max_entries must be None or an integer >= 1, got 0"):
         grad_check(f, params, g, max_entries=0)
+
+
+def test_bad_seed_is_refused_like_everywhere_else():
+    net = MLP(3, 4, 2, dtype=np.float64)
+    x, y = np.ones((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got 'a' \(str\)"):
+        check_mlp(net, x, y, seed="a")

@@ -294,7 +294,8 @@ def test_bad_x(net):
         net.predict(x[:0])
     bad = x.copy()
     bad[2, 1] = np.nan
-    with pytest.raises(ValueError, match=r"x must be finite, but 1 entries are NaN or inf"):
+    with pytest.raises(ValueError, match=r"x must be finite, but 1 entries are NaN or inf "
+                                         r"\(the first, at row 2, column 1, is nan\)"):
         net.loss(bad, y)
     bad[3, 0] = np.inf
     with pytest.raises(ValueError, match=r"x must be finite, but 2 entries"):
@@ -324,7 +325,11 @@ def test_bad_labels(net):
     ((4, 5, 3), dict(dtype="not a dtype"), r"dtype must be np.float32 or np.float64, got 'not a dtype'"),
     ((4, 0, 3), {}, r"n_hidden must be an integer >= 1, got 0"),
     ((0, 5, 3), {}, r"n_in must be an integer >= 1, got 0"),
-    ((4, 5, 2.0), {}, r"n_out must be an integer >= 1, got 2.0"),
+    ((4, 5, 2.0), {}, r"n_out must be an integer >= 2, got 2.0"),
+    ((4, 5, 1), {}, r"n_out must be an integer >= 2, got 1"),          # one class: loss always 0
+    ((4, 5, 3), dict(seed="abc"), r"seed must be an integer >= 0, got 'abc' \(str\)"),
+    ((4, 5, 3), dict(seed=-1), r"seed must be an integer >= 0, got -1"),
+    ((4, 5, 3), dict(seed=1.5), r"seed must be an integer >= 0, got 1.5 \(float\)"),
 ])
 def test_bad_constructor_arguments(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -335,6 +340,45 @@ def test_bad_mean_loss_batch(net):
     x, y = _batch()
     with pytest.raises(ValueError, match=r"batch must be an integer >= 1, got 0"):
         net.mean_loss(x, y, batch=0)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "accuracy"])
+@pytest.mark.parametrize("batch, match", [
+    (0, r"batch must be an integer >= 1, got 0"),
+    (-3, r"batch must be an integer >= 1, got -3"),
+    (2.5, r"batch must be an integer >= 1, got 2.5 \(float\)"),
+])
+def test_bad_prediction_batch(net, method, batch, match):
+    x, y = _batch()
+    args = (x, y) if method == "accuracy" else (x,)
+    with pytest.raises(ValueError, match=match):
+        getattr(net, method)(*args, batch=batch)
+    assert net.predict(x, batch=4).tolist() == net.predict(x).tolist()     # chunks agree
+
+
+def test_finiteness_is_checked_after_the_cast_to_the_network_dtype(net):
+    x, y = _batch(dtype=np.float64)
+    x[4, 2] = 1e39                          # finite in float64, inf in float32
+    for call in (lambda: net.loss(x, y), lambda: net.predict(x), lambda: net.mean_loss(x, y)):
+        with pytest.raises(ValueError, match=r"x must be finite in float32 \(\|x\| <= 3.403e\+38.*"
+                                             r"1 entries are out of that range \(the first, at row 4, "
+                                             r"column 2, is 1e\+39, which would become inf\)"):
+            call()
+    # a float64 network takes the same value, and float32 takes its own largest finite number
+    assert np.isfinite(MLP(4, 5, 3, dtype=np.float64).loss(x, y)[0])
+    x[4, 2] = np.finfo(np.float32).max
+    net.predict(x)
+
+
+def test_a_network_with_non_finite_weights_refuses_to_predict(net):
+    x, y = _batch()
+    net.params["V"][1, 2] = np.nan
+    for call in (lambda: net.predict(x), lambda: net.predict_proba(x), lambda: net.accuracy(x, y)):
+        with pytest.raises(ValueError, match=r"the network's weights are not finite \(params 'V' hold "
+                                             r"NaN or inf\).*training diverged.*smaller learning rate"):
+            call()
+    assert not net.params_finite()
+    assert np.isnan(net.mean_loss(x, y))    # the loss says NaN itself: no plausible number
 
 
 # ---- MLP.from_params: the scalar network's nested lists -> a numpy network ----------------
@@ -369,6 +413,7 @@ def test_from_params_copies_arrays_and_casts_to_the_dtype():
     ({"W": np.zeros(4)}, r"params\['W'\] must be \(D, H\)"),
     ({"W": [[1.0, 2.0, 3.0], [1.0]]}, r"params must hold numbers in the shapes"),
     ({"V": np.full((3, 2), np.nan)}, r"params\['V'\] must hold finite numbers, got NaN or inf"),
+    ({"V": np.zeros((3, 1)), "c": np.zeros(1)}, r"params\['V'\] must be \(H, K\).*K >= 2 classes"),
 ])
 def test_from_params_names_the_entry_that_does_not_fit(change, match):
     p = dict(MLP(4, 3, 2).params, **change)
@@ -382,3 +427,22 @@ def test_from_params_missing_key_and_bad_dtype():
         MLP.from_params({k: v for k, v in p.items() if k != "c"})
     with pytest.raises(ValueError, match="dtype must be np.float32 or np.float64"):
         MLP.from_params(p, dtype=np.int64)
+
+
+# ---- initialisations ------------------------------------------------------------------------
+
+def test_init_normal_and_zeros():
+    normal = MLP(784, 300, 10, seed=0, dtype=np.float64, init="normal")
+    assert abs(normal.params["W"].std() - 1.0) < 0.01 and abs(normal.params["W"].mean()) < 0.01
+    assert abs(normal.params["V"].std() - 1.0) < 0.05
+    zeros = MLP(5, 4, 3, init="zeros")
+    assert all(not w.any() for w in zeros.params.values())
+    glorot = MLP(5, 4, 3, seed=2)
+    assert np.array_equal(glorot.params["W"], MLP(5, 4, 3, seed=2, init="glorot").params["W"])
+    assert np.all(normal.params["b"] == 0) and np.all(normal.params["c"] == 0)
+
+
+@pytest.mark.parametrize("init", ["Glorot", "uniform", None, 3])
+def test_unknown_init_is_refused(init):
+    with pytest.raises(ValueError, match=r"init must be one of 'glorot', 'normal', 'zeros', got "):
+        MLP(5, 4, 3, init=init)

@@ -6,6 +6,7 @@ import math
 import time
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
 
 from mlp_helpers import widgets as lrw
@@ -124,24 +125,54 @@ def test_clear_removes_earlier_runs(explorer):
 
 def test_nan_divergence_is_reported_not_raised(explorer):
     # No rate on the slider (<= 10) makes this stable network's loss NaN; code can go further.
-    explorer.lr_slider.max = 31
-    explorer.lr_slider.value = 1e30
+    # (At 1e30 the loss stays finite, as in the reference loop; at 1e38 float32 overflows.)
+    explorer.lr_slider.max = 38
+    explorer.lr_slider.value = 1e38
     run = explorer.train(wait=True)
     assert run.status == "diverged" and run.history.diverged
     assert any("diverged" in w for w in run.warnings)       # train()'s RuntimeWarning, kept
     assert "<b>diverged</b> after" in explorer.readout.value
-    assert run.label == "lr=1e+30 (diverged)"
+    assert run.label == "lr=1e+38 (diverged)"
     assert not explorer.train_button.disabled
 
 
-def test_a_too_large_rate_is_flagged_as_diverging(explorer):
+def test_a_too_large_rate_is_flagged_by_trains_divergence_rule(explorer):
     explorer.lr_slider.value = 10                           # the slider's top
     explorer.epochs.value = 3
     run = explorer.train(wait=True)
-    assert run.status == "done" and not run.history.diverged   # the loss stayed finite ...
-    assert run.diverging and run.val_loss[-1] > 2 * run.val_loss[0]   # ... but blew up
-    assert "<b>diverging</b>" in explorer.readout.value
-    assert run.label == "lr=10 (diverging)"
+    # the loss stays finite, but train()'s rule sees it held far above the untrained net's
+    assert run.status == "diverged" and run.history.diverged and run.diverging
+    assert np.all(np.isfinite(run.history.running_loss))
+    assert run.history.examples_seen < 3 * 5000             # stopped where it diverged
+    assert run.val_at[-1] == run.history.examples_seen      # the curve ends there, far up
+    assert run.val_loss[-1] > 5 * run.val_loss[0]
+    assert run.divergence_reason.startswith("the running loss (")
+    assert "<b>diverged</b> after" in explorer.readout.value
+    assert "stayed above" in explorer.readout.value and "learning rate is too large" in explorer.readout.value
+    assert run.label == "lr=10 (diverged)"
+
+
+def test_a_good_rate_is_not_flagged(explorer):
+    explorer.lr_slider.value = 1.0
+    run = explorer.train(wait=True)
+    assert run.status == "done" and not run.diverging and run.label == "lr=1"
+
+
+def test_train_just_after_stop_waits_for_the_stopping_run(explorer):
+    explorer.epochs.value = 100
+    first = explorer.train()
+    _wait_for(lambda: first.history is not None and first.history.running_loss)
+    explorer.stop_button.click()                # Stop, without waiting for the thread ...
+    explorer.epochs.value = 1
+    explorer.train_button.click()               # ... then Train at once: no "already in progress"
+    assert explorer.wait(timeout=60)
+    assert [r.status for r in explorer.runs] == ["stopped", "done"]
+    assert "already in progress" not in explorer.readout.value
+    # without Stop, a second Train is still refused
+    explorer.epochs.value = 100
+    explorer.train()
+    with pytest.raises(RuntimeError, match="already in progress"):
+        explorer.train()
 
 
 def test_an_exception_in_the_thread_shows_in_the_readout(explorer, monkeypatch):
