@@ -25,7 +25,7 @@ variable ``NBGRADER_EXECUTION`` in the notebook's kernel), ``run_many`` and ``tr
 train nothing: they return the *published* runs, the histories and networks that the
 solution notebook saved to ``results/mnist_experiments.json`` (and ``.npz``) and that
 ship with the assignment. The runs do not depend on the student's code, so grading
-them again for every student would only cost time (about 100 s a student). A student
+them again for every student would only cost time (about a minute a student on 2 cores). A student
 running the notebook trains for real. See :func:`published_runs_file`.
 """
 from __future__ import annotations
