@@ -335,7 +335,7 @@ def run_many(configs, data=None, workers=2, done=None):
         nets.update(published_nets)
         histories.update(published_histories)
         print(f"grading mode ({_grading_reason()}): {len(todo)} run{'s' * (len(todo) != 1)} read "
-              f"from the published results {source}, none trained")
+              f"from the published results {_shown(source)}, none trained")
     elif n_proc <= 1:
         for config in todo:
             nets[config], histories[config] = train_run(config, data)
@@ -370,6 +370,14 @@ def run_many(configs, data=None, workers=2, done=None):
 
 class PublishedRunMissing(LookupError):
     """Under a grader, a run the notebook asks for is not among the published runs."""
+
+
+def _shown(path):
+    """``path`` relative to the working directory when it lies inside it (shorter to read)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _grading_reason():

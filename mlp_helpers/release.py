@@ -378,9 +378,9 @@ c.Execute.timeout = {CELL_TIMEOUT}
 
 # One BLAS thread per notebook kernel (the kernels inherit this process's environment).
 # The graded cells are small; on a busy machine two BLAS threads per kernel spin-wait
-# for each other: measured on the shared 2-core machine, one student took 66 s (36 s of
-# CPU) with one thread against 97 s (49 s of CPU) with two. Set a variable yourself to
-# choose otherwise.
+# for each other: measured on the shared 2-core machine, one student took 66 s with one
+# thread against 97 s with two while other jobs ran, and 53 s against 56 s when it was
+# nearly idle. Set a variable yourself to choose otherwise.
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
