@@ -21,7 +21,7 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY) + ["scalar", "data", "network", "training", "gradcheck", "plotting",
-                          "experiments", "checks", "release", "widgets"]
+                          "experiments", "checks", "release", "widgets", "paths"]
 
 
 def __getattr__(name):

@@ -17,7 +17,16 @@ experiment 2's three seeds and one of experiment 3's twelve runs::
 Then the numbers the report reads off its figures become functions of those runs:
 ``summarize`` (mean +- std over seeds per learning rate), ``choose_lr`` (the rate for
 the final model, chosen by validation accuracy), ``comparison_table`` (these runs next
-to the report's printed numbers), and ``save_results`` / ``load_results`` (JSON).
+to the report's printed numbers), and ``save_results`` / ``load_results`` (JSON for
+the histories, an .npz file beside it for the trained networks).
+
+**Under a grader** (``nbgrader autograde`` or ``validate``, which set the environment
+variable ``NBGRADER_EXECUTION`` in the notebook's kernel), ``run_many`` and ``train_run``
+train nothing: they return the *published* runs, the histories and networks that the
+solution notebook saved to ``results/mnist_experiments.json`` (and ``.npz``) and that
+ship with the assignment. The runs do not depend on the student's code, so grading
+them again for every student would only cost time (about a minute a student on 2 cores). A student
+running the notebook trains for real. See :func:`published_runs_file`.
 """
 from __future__ import annotations
 
@@ -61,11 +70,21 @@ __all__ = [
     "save_results",
     "load_results",
     "sgd_as_printed",
+    "PublishedRunMissing",
+    "published_runs_file",
+    "PUBLISHED_RUNS_VAR",
 ]
 
 # Environment variables that cap the BLAS / OpenMP thread pools. They are read once,
 # when numpy (and its BLAS) is first loaded, so a worker must have them from birth.
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+# Grading mode: nbgrader sets NBGRADER_EXECUTION ('autograde' or 'validate') in the
+# environment of the kernels it starts; any other grader can name the published runs
+# itself with PUBLISHED_RUNS_VAR.
+NBGRADER_VAR = "NBGRADER_EXECUTION"
+PUBLISHED_RUNS_VAR = "MLP_PUBLISHED_RUNS"
+PUBLISHED_RUNS_NAME = "mnist_experiments.json"
 
 
 # --------------------------------------------------------------------------- configs
@@ -225,13 +244,19 @@ def train_run(config, data=None, callback=None):
         callback: None or ``callback(event, history)``, passed on to ``train``.
     Returns:
         (net, history): the trained MLP (n_in=D, config.n_hidden, n_classes) and the
-        History from ``train`` (no progress bar).
+        History from ``train`` (no progress bar). Under a grader (see
+        :func:`published_runs_file`) and with ``data=None``: the published run's network
+        and History instead, or :class:`PublishedRunMissing` if it was not published.
     """
     from .network import MLP
     from .training import train
 
     if not isinstance(config, RunConfig):
         raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
+    source = published_runs_file() if data is None else None
+    if source is not None:      # under a grader: the published run, not a new one
+        nets, histories = _published([config], source)
+        return nets[config], histories[config]
     (x_train, y_train), (x_val, y_val), n_classes = _load_data(config, data)
     if config.n_train is not None:
         if config.n_train > len(x_train):
@@ -257,14 +282,16 @@ class Runs(dict):
     """``{RunConfig: History}`` in the order the configs were first requested.
 
     Attributes:
-        nets: dict ``{RunConfig: MLP}``, the trained networks (empty after
-            ``load_results``: the JSON file holds histories only).
+        nets: dict ``{RunConfig: MLP}``, the trained networks (after ``load_results``:
+            those saved in the .npz file beside the JSON, if there is one).
     and about the ``run_many`` call that made it:
         requested: int, configs asked for, duplicates included.
-        trained: list[RunConfig], the configs trained by that call (each once).
+        trained: list[RunConfig], the configs trained by that call (each once); under a
+            grader, the configs it took from the published runs instead.
         reused: list[RunConfig], the configs taken from ``done`` instead of trained.
         seconds: float, wall time of the call.
-        workers: int, processes used for training.
+        workers: int, processes used for training (0: none, the runs were published).
+        published: Path of the published results the runs came from, or None (trained).
     """
 
     def __init__(self, *args, **kwargs):
@@ -276,6 +303,7 @@ class Runs(dict):
     reused = ()
     seconds = 0.0
     workers = 1
+    published = None
 
 
 @contextlib.contextmanager
@@ -392,6 +420,13 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
         Runs: ``{RunConfig: History}`` for every distinct requested config, in order of
         first request, with the trained networks in ``.nets`` (for reused runs, when
         ``done`` had them) and ``requested``, ``trained``, ``reused``, ``seconds``.
+
+    Under a grader (``NBGRADER_EXECUTION`` or ``MLP_PUBLISHED_RUNS`` set, see
+    :func:`published_runs_file`) and with ``data=None``, nothing is trained: every
+    config not in ``done`` is looked up in the published runs, with its network, and
+    the Runs has ``workers=0`` and ``published`` set. A config that was not published
+    raises :class:`PublishedRunMissing` naming it. (Runs on data you pass in are
+    trained as usual: the published file cannot tell which data a run saw.)
     """
     start = time.perf_counter()
     configs = list(configs)
@@ -411,20 +446,28 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
     done_nets = getattr(done, "nets", {})
     nets = {config: done_nets[config] for config in histories if config in done_nets}
 
-    n_proc = min(workers, len(todo))
-    bar = _Progress(progress, todo)
-    try:
-        if n_proc <= 1:
-            # (the callback only when there is a bar: train_run's two-argument form stays the plain one)
-            extra = {} if bar.bar is None else {
-                "callback": lambda event, _history: bar.epochs(int(event == "epoch"))}
-            for config in todo:
-                nets[config], histories[config] = train_run(config, data, **extra)
-                bar.run_done()
-        else:
-            _train_in_workers(todo, data, n_proc, nets, histories, bar)
-    finally:
-        bar.close()
+    source = published_runs_file() if data is None else None
+    n_proc = 0 if source is not None else min(workers, len(todo))
+    if source is not None:      # under a grader: the published runs, none trained
+        published_nets, published_histories = _published(todo, source)
+        nets.update(published_nets)
+        histories.update(published_histories)
+        print(f"grading mode ({_grading_reason()}): {len(todo)} run{'s' * (len(todo) != 1)} read "
+              f"from the published results {_shown(source)}, none trained")
+    else:
+        bar = _Progress(progress, todo)
+        try:
+            if n_proc <= 1:
+                # (the callback only when there is a bar: train_run's two-argument form stays the plain one)
+                extra = {} if bar.bar is None else {
+                    "callback": lambda event, _history: bar.epochs(int(event == "epoch"))}
+                for config in todo:
+                    nets[config], histories[config] = train_run(config, data, **extra)
+                    bar.run_done()
+            else:
+                _train_in_workers(todo, data, n_proc, nets, histories, bar)
+        finally:
+            bar.close()
 
     runs = Runs((config, histories[config]) for config in unique)
     runs.nets = {config: nets[config] for config in unique if config in nets}
@@ -432,7 +475,8 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
     runs.trained = todo
     runs.reused = [config for config in unique if config in done]
     runs.seconds = time.perf_counter() - start
-    runs.workers = max(n_proc, 1)
+    runs.workers = 0 if source is not None else max(n_proc, 1)
+    runs.published = source
     return runs
 
 
@@ -462,6 +506,77 @@ def _train_in_workers(todo, data, n_proc, nets, histories, bar):
             for future in futures.values():
                 future.cancel()
             raise
+
+
+# --------------------------------------------------------------------------- grading mode
+
+class PublishedRunMissing(LookupError):
+    """Under a grader, a run the notebook asks for is not among the published runs."""
+
+
+def _shown(path):
+    """``path`` relative to the working directory when it lies inside it (shorter to read)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def _grading_reason():
+    if os.environ.get(PUBLISHED_RUNS_VAR):
+        return f"{PUBLISHED_RUNS_VAR}={os.environ[PUBLISHED_RUNS_VAR]}"
+    return f"{NBGRADER_VAR}={os.environ.get(NBGRADER_VAR)}"
+
+
+def published_runs_file():
+    """The results file whose runs stand in for training, or None: train for real.
+
+    Grading mode is on when the notebook runs under a grader:
+
+    * ``MLP_PUBLISHED_RUNS=PATH`` in the environment: the runs in PATH (any grader);
+    * ``NBGRADER_EXECUTION`` set (nbgrader sets it to 'autograde' or 'validate' for the
+      kernels it starts): ``paths.results_path("mnist_experiments.json")``, i.e.
+      ``results/mnist_experiments.json`` of the folder being graded, which nbgrader
+      copies there from the course's ``source/ASSIGNMENT/``.
+
+    Returns:
+        Path or None.
+    """
+    explicit = os.environ.get(PUBLISHED_RUNS_VAR)
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(NBGRADER_VAR):
+        from .paths import results_path
+
+        return results_path(PUBLISHED_RUNS_NAME)
+    return None
+
+
+def _published(configs, source):
+    """({config: MLP}, {config: History}) for ``configs`` from the published results ``source``."""
+    configs = list(configs)
+    if not configs:
+        return {}, {}
+    where = f"grading mode ({_grading_reason()})"
+    if not Path(source).is_file():
+        raise PublishedRunMissing(
+            f"{where}: the published results {source} are missing, so the runs cannot be read "
+            f"instead of trained. An nbgrader course gets them from `python -m mlp_helpers.release "
+            f"--nbgrader-course COURSE`, which copies results/ into COURSE/source/ASSIGNMENT/")
+    runs, _ = load_results(source)
+    for config in configs:
+        if config not in runs:
+            raise PublishedRunMissing(
+                f"{where}: {config} is not among the {len(runs)} published runs in {source}. "
+                f"Publish it: run the solution notebook that asks for it (it saves every run "
+                f"there), then rebuild the course with `python -m mlp_helpers.release --nbgrader-course`")
+        if config not in runs.nets:
+            raise PublishedRunMissing(
+                f"{where}: the network of {config} is not in {_nets_path(source)} (missing, or "
+                f"saved by another run than the history in {Path(source).name}). Re-run the solution "
+                f"notebook, which saves both, then rebuild the course")
+    return ({config: runs.nets[config] for config in configs},
+            {config: runs[config] for config in configs})
 
 
 # --------------------------------------------------------------------------- summaries
@@ -903,6 +1018,61 @@ def _without_wall_times(document):
     return {**document, "runs": runs}
 
 
+def _nets_path(path):
+    """The .npz file beside a results JSON that holds its runs' networks."""
+    return Path(path).with_suffix(".npz")
+
+
+def _fingerprint(history):
+    """What ties a saved network to its History: the per-epoch losses it produced."""
+    return {"train_loss": list(history.train_loss), "val_loss": list(history.val_loss)}
+
+
+def _net_arrays(runs):
+    """{name: array} for np.savez: the networks of ``runs.nets`` and an index naming their runs."""
+    nets = getattr(runs, "nets", {})
+    index, arrays = [], {}
+    for config, history in runs.items():
+        if config in nets:
+            n = len(index)
+            index.append({"config": config.to_dict(), **_fingerprint(history)})
+            arrays.update({f"{name}_{n}": np.asarray(value) for name, value in nets[config].params.items()})
+    arrays["index"] = np.array(json.dumps(index, default=_json_default))
+    return arrays, len(index)
+
+
+def _read_npz(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {name: f[name] for name in f.files}
+
+
+def _same_arrays(a, b):
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k])
+                                        for k in a)
+
+
+def _load_nets(path, runs):
+    """{config: MLP} from the .npz beside ``path``, for the runs whose History it was saved with."""
+    from .network import MLP
+
+    npz = _nets_path(path)
+    if not npz.is_file():
+        return {}
+    arrays = _read_npz(npz)
+    nets = {}
+    for n, item in enumerate(json.loads(str(arrays["index"]))):
+        config = RunConfig(**item.pop("config"))
+        if config not in runs or (json.dumps(_fingerprint(runs[config]), default=_json_default)
+                                  != json.dumps(item)):   # (as text: NaN equals NaN)
+            continue        # not this file's run (the two files were written by different runs)
+        params = {name: arrays[f"{name}_{n}"] for name in ("W", "b", "V", "c")}
+        (D, H), K = params["W"].shape, params["V"].shape[1]
+        net = MLP(D, H, K, seed=config.seed, dtype=params["W"].dtype)
+        net.params = {name: value.copy() for name, value in params.items()}
+        nets[config] = net
+    return nets
+
+
 def save_results(path, runs, **extra):
     """Write runs (configs + histories) and any extra final metrics to a JSON file, atomically.
 
@@ -913,6 +1083,13 @@ def save_results(path, runs, **extra):
     A file that already holds the same results, apart from the wall times per epoch
     (which no two runs share), is left as it is: re-running the notebook, as the
     tests do, changes the committed results file only when a result changed.
+
+    The trained networks in ``runs.nets`` (if any) go to the .npz file of the same name
+    beside it (``mnist_experiments.npz``: W, b, V, c of each, in their dtype, about
+    0.9 MB a 784-300-10 network), also atomically and only if changed, and before the
+    JSON. Each is stored with its run's config and losses, so ``load_results`` gives a
+    network back only with the History it was trained with. These are the published
+    runs a grader reads instead of training (see ``published_runs_file``).
 
     Args:
         path: str or Path of the .json file (its folder is created if missing).
@@ -931,6 +1108,15 @@ def save_results(path, runs, **extra):
         **extra,
     }
     text = json.dumps(document, indent=1, default=_json_default)  # fails before any file is touched
+    arrays, n_nets = _net_arrays(runs)
+    if n_nets:
+        npz = _nets_path(path)
+        old_arrays = None
+        with contextlib.suppress(OSError, ValueError):
+            old_arrays = _read_npz(npz)
+        if old_arrays is None or not _same_arrays(old_arrays, arrays):
+            with atomic_write(npz, "wb") as f:
+                np.savez_compressed(f, **arrays)
     with contextlib.suppress(OSError, ValueError):
         old = json.loads(path.read_text(encoding="utf-8"))
         if _without_wall_times(old) == _without_wall_times(json.loads(text)):
@@ -944,7 +1130,9 @@ def load_results(path):
     """Read a file written by ``save_results``.
 
     Returns:
-        (runs, extra): a Runs {RunConfig: History} and a dict of the extra values.
+        (runs, extra): a Runs {RunConfig: History} and a dict of the extra values;
+        ``runs.nets`` holds the networks from the .npz file beside ``path`` (see
+        ``save_results``), for the runs whose History they were saved with.
     """
     from .training import History
 
@@ -954,5 +1142,6 @@ def load_results(path):
     runs = Runs((RunConfig(**item["config"]), History.from_dict(item["history"]))
                 for item in document["runs"])
     runs.requested = len(runs)
+    runs.nets = _load_nets(path, runs)
     extra = {k: v for k, v in document.items() if k not in ("format", "version", "runs")}
     return runs, extra
