@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import _describe, check_positive_int, check_seed
+from ._checks import check_flag, check_positive_int, check_seed, describe
 from ._io import atomic_write, owner_tag, remove_stale_temps, temp_pattern
 
 __all__ = [
@@ -261,7 +261,7 @@ def _verify_mnist(arrays):
     for name, shape in MNIST_SHAPES.items():
         a = arrays.get(name)
         if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.shape != shape:
-            raise _SourceFailed(f"{name} should be uint8 of shape {shape}, got {_describe(a)}")
+            raise _SourceFailed(f"{name} should be uint8 of shape {shape}, got {describe(a)}")
     for split, counts, first in (("train", TRAIN_COUNTS, FIRST_TRAIN_LABELS),
                                  ("test", TEST_COUNTS, FIRST_TEST_LABELS)):
         labels = arrays[f"{split}_labels"]
@@ -333,7 +333,7 @@ def _decode_idx(name, label, raw):
         raise _SourceFailed(f"{label}: {error}") from None
     shape = MNIST_SHAPES[name]
     if array.dtype != np.uint8 or array.shape != shape:
-        raise _SourceFailed(f"{label} holds {_describe(array)}, MNIST's {name} is uint8 of shape {shape}")
+        raise _SourceFailed(f"{label} holds {describe(array)}, MNIST's {name} is uint8 of shape {shape}")
     if _sha256(array) != MNIST_SHA256[name]:
         raise _SourceFailed(f"{label}: its content differs from MNIST's (sha256 of the decoded array)")
     if not gzipped:
@@ -520,7 +520,7 @@ def _float_rows_to_uint8(x, name):
 def _labels_to_uint8(y, name):
     y = np.asarray(y)
     if y.dtype.kind not in "iu" or y.min() < 0 or y.max() > 9:
-        raise _SourceFailed(f"{name} labels are not integers 0..9 (got {_describe(y)})")
+        raise _SourceFailed(f"{name} labels are not integers 0..9 (got {describe(y)})")
     return y.astype(np.uint8)
 
 
@@ -601,7 +601,7 @@ def _resolve_dir(value, name):
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise ValueError(f"{name} must be a directory path (str or os.PathLike) or None, got {_describe(value)}")
+        raise ValueError(f"{name} must be a directory path (str or os.PathLike) or None, got {describe(value)}")
     return Path(value).expanduser()
 
 
@@ -686,12 +686,6 @@ def fetch_mnist(cache_dir=None, idx_dir=None, verbose=True):
 _MEMO = {}   # resolved cache file -> read-only float32/int64 arrays (60k train, 10k test)
 
 
-def _check_flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {_describe(value)}")
-    return bool(value)
-
-
 def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=True):
     """MNIST digits as float32 pixels in [0, 1] (byte / 255) and int64 labels.
 
@@ -709,9 +703,9 @@ def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=
     The arrays are READ-ONLY views of one in-process copy, so a second call is
     instant; use ``x.copy()`` before changing them in place.
     """
-    final = _check_flag(final, "final")
-    flatten = _check_flag(flatten, "flatten")
-    verbose = _check_flag(verbose, "verbose")
+    final = check_flag(final, "final")
+    flatten = check_flag(flatten, "flatten")
+    verbose = check_flag(verbose, "verbose")
     given = _resolve_dir(cache_dir, "cache_dir")
     key = str(((given or default_cache_dir()) / CACHE_NAME).resolve())
     if key not in _MEMO:

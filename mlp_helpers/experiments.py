@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_positive_float, check_positive_int, check_seed
+from ._checks import check_flag, check_positive_float, check_positive_int, check_seed
 from ._io import atomic_write
 
 __all__ = [
@@ -100,9 +100,7 @@ class RunConfig:
         set_(self, "epochs", check_positive_int(self.epochs, "epochs"))
         set_(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
         set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
-        if not isinstance(self.final, (bool, np.bool_)):
-            raise ValueError(f"final must be True or False, got {self.final!r} ({type(self.final).__name__})")
-        set_(self, "final", bool(self.final))
+        set_(self, "final", check_flag(self.final, "final"))
 
     def to_dict(self):
         """The fields as a JSON-safe dict (inverse: ``RunConfig(**d)``)."""

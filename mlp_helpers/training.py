@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ._checks import check_inputs, check_labels, check_positive_float, check_positive_int, check_seed
+from ._checks import check_flag, check_inputs, check_labels, check_positive_float, check_positive_int, check_seed
 from . import _fast
 
 __all__ = ["train", "History", "DivergenceRule", "sgd_epoch"]
@@ -278,13 +278,11 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
                          f"got batch_size={batch_size}")
     seed = check_seed(seed)
     log_every = check_positive_int(log_every, "log_every")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be True or False, got {progress!r}")
+    progress = check_flag(progress, "progress")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be None or a function callback(event, history), got {callback!r}")
     rates = [lr * factor for factor in _check_schedule(lr_schedule, epochs)]
-    if not isinstance(eval_train, (bool, np.bool_)):
-        raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
+    eval_train = check_flag(eval_train, "eval_train")
 
     history = History(lr=lr, batch_size=batch_size, epochs=epochs, seed=seed, n_train=len(x))
     stepper = _stepper(net, x, y, lr, batch_size)
