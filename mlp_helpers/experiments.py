@@ -36,6 +36,8 @@ import numpy as np
 
 from ._checks import check_flag, check_positive_float, check_positive_int, check_seed
 from ._io import atomic_write
+from .blas import BLAS_THREAD_VARS, single_thread_workers  # noqa: F401 (BLAS_THREAD_VARS: re-exported)
+from .training import sgd_as_printed  # noqa: F401 (re-exported: notebook 04 calls ex.sgd_as_printed)
 
 __all__ = [
     "RunConfig",
@@ -59,9 +61,6 @@ __all__ = [
     "sgd_as_printed",
 ]
 
-# Environment variables that cap the BLAS / OpenMP thread pools. They are read once,
-# when numpy (and its BLAS) is first loaded, so a worker must have them from birth.
-BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # --------------------------------------------------------------------------- configs
@@ -201,26 +200,6 @@ class Runs(dict):
     workers = 1
 
 
-@contextlib.contextmanager
-def _single_thread_blas():
-    """Set the BLAS thread variables to 1 while worker processes are started.
-
-    A spawned worker copies the parent's environment when it starts, before it imports
-    numpy, so this is what caps each worker at one BLAS thread. The parent's own numpy is
-    already loaded and unaffected; its environment is restored afterwards.
-    """
-    saved = {var: os.environ.get(var) for var in BLAS_THREAD_VARS}
-    os.environ.update({var: "1" for var in BLAS_THREAD_VARS})
-    try:
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-
-
 # Each worker process holds the data it was given once, at start-up (None: load MNIST).
 _WORKER_DATA = None
 # Seconds between two looks of a worker's watchdog at its parent process.
@@ -299,7 +278,7 @@ def run_many(configs, data=None, workers=2, done=None):
         # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
         # threads), and they read the one-thread BLAS environment before numpy loads.
         context = multiprocessing.get_context("spawn")
-        with _single_thread_blas(), ProcessPoolExecutor(
+        with single_thread_workers(), ProcessPoolExecutor(
                 max_workers=n_proc, mp_context=context,
                 initializer=_init_worker, initargs=(data, os.getpid())) as pool:
             futures = {config: pool.submit(_run_in_worker, config) for config in todo}
@@ -569,33 +548,6 @@ def comparison_table(rows, final_lr, final_test_acc, report=None):
         "difference": f"{ours - report['final_test_acc']:+.2f}",
     })
     return table
-
-
-def sgd_as_printed(net, x, y, lr):
-    """One pass of per-example SGD with the update exactly as the report's snippet prints it.
-
-    The snippet subtracts only W's step and *assigns* the other three parameters::
-
-        W -= alpha * gW;  b = alpha * gb;  V = alpha * gV;  c = alpha * gc
-
-    so after every example b, V and c hold one tiny, scaled gradient instead of what
-    was learned. Use it on a copy of a network to see what that does to training.
-
-    Args:
-        net: an MLP, modified in place.
-        x: (N, D) float inputs; y: (N,) int64 labels; lr: float > 0.
-    Returns:
-        float, the mean training loss over the pass.
-    """
-    lr = check_positive_float(lr, "lr")
-    total = 0.0
-    for i in range(len(x)):
-        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])
-        net.params["W"] -= lr * grads["W"]
-        for name in ("b", "V", "c"):
-            net.params[name][...] = lr * grads[name]  # the slip: '=' where '-=' was meant
-        total += float(loss)
-    return total / len(x)
 
 
 # --------------------------------------------------------------------------- on disk
