@@ -389,35 +389,34 @@ class _Run:
         history.running_loss.append(self.block_sum / self.block_count)
         history.running_at.append(history.examples_seen)
         self.block_sum, self.block_count = 0.0, 0
-        self.reason = self.rule.check(history.running_loss)
-        if self.reason is not None:
-            history.diverged = True
-            return False
-        if bar is not None:
-            bar.set_postfix(_postfix(history), refresh=False)
-        if self.callback is not None and self.callback("log", history) is True:
-            history.stopped = True
-            return False
-        return True
+        return self._go_on(self.rule.check(history.running_loss), "log", bar)
 
     def end_epoch(self, net, elapsed, args, bar):
         """Record a finished epoch (its loss, time, evaluations); False if training must stop."""
         history = self.history
-        self.reason = self.rule.check_epoch(self.epoch_loss, net)
-        if self.reason is not None:
+        reason = self.rule.check_epoch(self.epoch_loss, net)
+        if reason is None:
+            history.train_loss.append(self.epoch_loss)
+            history.epoch_time.append(elapsed)
+            if args.eval_train:
+                history.train_loss_after.append(net.mean_loss(args.x, args.y))
+                history.train_acc_after.append(net.accuracy(args.x, args.y))
+            if args.x_val is not None:
+                history.val_loss.append(net.mean_loss(args.x_val, args.y_val))
+                history.val_acc.append(net.accuracy(args.x_val, args.y_val))
+        return self._go_on(reason, "epoch", bar)
+
+    def _go_on(self, reason, event, bar):
+        """After a log entry or an epoch: False if training must stop, because it diverged
+        (``reason`` is not None) or the callback, called with ``event``, returned True."""
+        history = self.history
+        self.reason = reason
+        if reason is not None:
             history.diverged = True
             return False
-        history.train_loss.append(self.epoch_loss)
-        history.epoch_time.append(elapsed)
-        if args.eval_train:
-            history.train_loss_after.append(net.mean_loss(args.x, args.y))
-            history.train_acc_after.append(net.accuracy(args.x, args.y))
-        if args.x_val is not None:
-            history.val_loss.append(net.mean_loss(args.x_val, args.y_val))
-            history.val_acc.append(net.accuracy(args.x_val, args.y_val))
         if bar is not None:
             bar.set_postfix(_postfix(history), refresh=False)
-        if self.callback is not None and self.callback("epoch", history) is True:
+        if self.callback is not None and self.callback(event, history) is True:
             history.stopped = True
             return False
         return True
