@@ -37,6 +37,7 @@ __all__ = [
     "confusion_matrix",
     "plot_confusion_matrix",
     "weight_images",
+    "histograms",
 ]
 
 # ---------------------------------------------------------------- style ---
@@ -596,7 +597,7 @@ def _predictor(model):
 
 
 def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=2000, seed=0,
-                      margin=0.05, title=None, ax=None, save=None):
+                      margin=0.05, contour=False, title=None, ax=None, save=None):
     """Predicted class over the plane, the data on top, and the true boundary (2-D data).
 
     Args:
@@ -608,6 +609,8 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
         resolution: grid points per axis; the grid covers the data plus ``margin``
             (a fraction of the range) on every side.
         max_points: scatter at most this many points (a seeded random subsample).
+        contour: also draw the model's own boundary, where its predicted class changes,
+            as a solid black line (for two classes: where P(class 1) = 0.5).
         title, ax, save: as everywhere in this module.
 
     Returns:
@@ -633,6 +636,8 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
     if pred.min() < 0:
         raise ValueError(f"model returned negative class labels (min {int(pred.min())})")
     palette = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
+    if not isinstance(contour, (bool, np.bool_)):
+        raise ValueError(f"contour must be True or False, got {contour!r}")
 
     if boundary is not None:
         pts = np.asarray(boundary() if callable(boundary) else boundary, dtype=np.float64)
@@ -654,6 +659,10 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
                            label=f"class {k}")
         if boundary is not None:
             ax.plot(pts[:, 0], pts[:, 1], "k--", lw=1.5, label="true boundary")
+        if contour and n_classes > 1:
+            ax.contour(xx1, xx2, pred, levels=np.arange(n_classes - 1) + 0.5, colors="k",
+                       linewidths=1.5)
+            ax.plot([], [], "k-", lw=1.5, label="predicted boundary")   # legend entry for the contour
         ax.set_xlim(g1[0], g1[-1])
         ax.set_ylim(g2[0], g2[-1])
         ax.set_aspect("equal", adjustable="box")
@@ -856,4 +865,68 @@ def weight_images(W, n=16, *, shape=(28, 28), n_cols=8, cmap="RdBu_r", title=Non
             ax.set_title(f"unit {j}", fontsize=7)
         fig.colorbar(im, ax=[a for a in axes.ravel()[:n]], shrink=0.8, label="weight $W_{ij}$")
         fig.suptitle(title or f"First-layer weights W: {n} hidden unit{'s' * (n > 1)}")
+    return _finish(fig, save)
+
+
+# ------------------------------------------------------------- histograms ---
+
+def _sample(values, name):
+    """Any array-like of finite real numbers -> a flat float64 array (at least one value)."""
+    try:
+        a = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of real numbers, got {type(values).__name__}") from None
+    return check_inputs(a, name).ravel()
+
+
+def histograms(samples, *, labels=None, bins=50, range=None, density=True, xlabel="value",
+               log=False, title=None, ax=None, save=None):
+    """Overlaid step histograms of several samples (e.g. hidden activations h per init).
+
+    Args:
+        samples: an array, or a list of arrays (any shapes; each is flattened).
+        labels: one str per sample (default "sample i").
+        bins: number of equal-width bins (int >= 1), shared by all samples.
+        range: (lo, hi) of the bins; default the smallest and largest value seen.
+        density: True: each histogram integrates to 1; False: raw counts.
+        xlabel: the x-axis label.
+        log: a logarithmic y axis (to see small counts beside a tall bin).
+        title, ax, save: as everywhere in this module.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if isinstance(samples, np.ndarray) or not isinstance(samples, (list, tuple)):
+        samples = [samples]
+    if len(samples) == 0:
+        raise ValueError("samples must be an array or a non-empty list of arrays, got an empty list")
+    arrays = [_sample(s, f"samples[{i}]") for i, s in enumerate(samples)]
+    if labels is not None and len(labels) != len(arrays):
+        raise ValueError(f"labels must have one entry per sample ({len(arrays)}), got {len(labels)}")
+    bins = check_positive_int(bins, "bins")
+    if range is None:
+        lo, hi = min(a.min() for a in arrays), max(a.max() for a in arrays)
+        if lo == hi:                               # one value everywhere: a bin around it
+            lo, hi = lo - 0.5, hi + 0.5
+    else:
+        try:
+            lo, hi = (float(v) for v in range)
+        except (TypeError, ValueError):
+            raise ValueError(f"range must be None or a pair (lo, hi) of numbers, got {range!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"range must be (lo, hi) with finite lo < hi, got {range!r}")
+    edges = np.linspace(lo, hi, bins + 1)
+    with _style():
+        fig, ax = _axes(ax)
+        for i, a in enumerate(arrays):
+            label = labels[i] if labels is not None else f"sample {i + 1}"
+            ax.hist(a, bins=edges, density=density, histtype="step", lw=1.5, color=f"C{i % 10}",
+                    label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("density" if density else "count")
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(title or "Histograms")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
     return _finish(fig, save)

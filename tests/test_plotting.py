@@ -416,3 +416,49 @@ def test_with_real_history_from_train():
         plotting.running_loss(record, every=100)
         plotting.mean_std_bands([record, record])
     plotting.decision_boundary(net, x, y, resolution=30)
+
+
+# ------------------------------------------------------- nbA: boundary line, histograms ---
+
+def test_decision_boundary_contour_draws_the_predicted_boundary():
+    x, y = ellipse_data()
+    predict = lambda p: ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(np.int64)  # noqa: E731
+    fig = plotting.decision_boundary(predict, x, y, contour=True, resolution=400, max_points=300)
+    ax = fig.axes[0]
+    filled, line = [c for c in ax.collections if isinstance(c, ContourSet)]
+    assert not line.filled and list(line.levels) == [0.5]
+    verts = np.vstack([p.vertices for p in line.get_paths() if len(p.vertices)])
+    radius = np.sqrt((verts[:, 0] / 2) ** 2 + verts[:, 1] ** 2)     # the predicted boundary is the ellipse
+    np.testing.assert_allclose(radius, 1.0, atol=0.03)
+    assert "predicted boundary" in [t.get_text() for t in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="contour must be True or False, got 'yes'"):
+        plotting.decision_boundary(predict, x, y, contour="yes")
+
+
+def test_histograms_counts_every_value_in_shared_bins(tmp_path):
+    a, b = np.array([0.05, 0.15, 0.15, 0.95]), np.array([[0.5, 0.5], [0.5, 0.99]])
+    fig = plotting.histograms([a, b], labels=["a", "b"], bins=10, range=(0, 1), density=False,
+                              xlabel="h", save=tmp_path / "h.png")
+    ax = fig.axes[0]
+    heights = [patch.get_path().vertices[:, 1].max() for patch in ax.patches]
+    assert heights == [2.0, 3.0]                     # the tallest bin of each: 0.1-0.2 twice, 0.5-0.6 three times
+    assert ax.get_xlabel() == "h" and ax.get_ylabel() == "count"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    assert (tmp_path / "h.png").read_bytes()[:8] == PNG_SIGNATURE
+    one = plotting.histograms(np.full(5, 0.5), density=False).axes[0]   # one value: still drawn
+    assert one.patches[0].get_path().vertices[:, 1].max() == 5.0
+
+
+def test_histograms_bad_inputs():
+    with pytest.raises(ValueError, match="non-empty list"):
+        plotting.histograms([])
+    with pytest.raises(ValueError, match=r"samples\[1\] must be finite"):
+        plotting.histograms([np.ones(3), np.array([1.0, np.nan])])
+    with pytest.raises(ValueError, match=r"samples\[0\] must be an array of real numbers"):
+        plotting.histograms([["a", "b"]])
+    with pytest.raises(ValueError, match="labels must have one entry per sample"):
+        plotting.histograms([np.ones(3)], labels=["a", "b"])
+    with pytest.raises(ValueError, match="finite lo < hi"):
+        plotting.histograms(np.ones(3), range=(1, 0))
+    with pytest.raises(ValueError, match="bins"):
+        plotting.histograms(np.ones(3), bins=0)
