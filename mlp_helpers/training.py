@@ -145,7 +145,8 @@ class History:
         running_at[i]: number of training examples seen so far.
 
     Flags: ``diverged`` (:class:`DivergenceRule` fired: the loss blew up or became
-    NaN or inf; training stopped there),
+    NaN or inf; training stopped there; ``diverged_reason`` says why, and
+    :meth:`divergence_message` is the warning ``train`` gives),
     ``stopped`` (a callback returned True). ``examples_seen``: examples stepped on.
     An epoch that diverges or is cut short by a callback adds no per-epoch entry.
     """
@@ -167,6 +168,18 @@ class History:
     diverged: bool = False
     stopped: bool = False
     examples_seen: int = 0
+    diverged_reason: str = ""
+
+    def divergence_message(self):
+        """The RuntimeWarning's text when training diverged (names the rate, suggests a
+        smaller one); '' when it did not."""
+        if not self.diverged:
+            return ""
+        rate = self.epoch_lr[-1] if self.epoch_lr else self.lr
+        scheduled = f" (scheduled to {rate:g} in that epoch)" if rate != self.lr else ""
+        return (f"training diverged: {self.diverged_reason} after {self.examples_seen} examples "
+                f"with lr={self.lr:g}{scheduled}; the learning rate is too large for this network -- try a "
+                f"smaller one (e.g. lr={self.lr / 10:g})")
 
     @property
     def epochs_done(self):
@@ -271,7 +284,8 @@ class DivergenceRule:
 
 
 def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
-          log_every=1000, progress=True, callback=None, lr_schedule=None, eval_train=False):
+          log_every=1000, progress=True, callback=None, lr_schedule=None, eval_train=False,
+          warn=True):
     """Train ``net`` in place with minibatch SGD; return a :class:`History`.
 
     Args:
@@ -302,14 +316,19 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
             the weights at the end of each epoch (``history.train_loss_after``,
             ``train_acc_after``); costs one forward pass over the training set an epoch.
 
+        warn: give the RuntimeWarning below (False: only record the divergence in the
+            History, as the explorer does: its training thread cannot catch warnings,
+            ``warnings.catch_warnings`` is not thread-safe).
+
     Divergence (see :class:`DivergenceRule`: the loss NaN or inf, or held far above
     the untrained network's) stops training with a RuntimeWarning that names the
-    learning rate and suggests a smaller one, and ``history.diverged`` is True.
+    learning rate and suggests a smaller one, and ``history.diverged`` is True
+    (``history.diverged_reason`` says why).
     Per-example SGD runs with one BLAS thread (if threadpoolctl is installed):
     matrix-vector work is faster that way.
     """
     args = _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progress,
-                       callback, lr_schedule, eval_train)
+                       callback, lr_schedule, eval_train, warn)
     x, y = args.x, args.y
     history = History(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                       n_train=len(x))
@@ -332,13 +351,8 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
     finally:
         if bar is not None:
             bar.close()
-    if history.diverged:
-        rate = history.epoch_lr[-1]
-        scheduled = f" (scheduled to {rate:g} in that epoch)" if rate != args.lr else ""
-        warnings.warn(
-            f"training diverged: {run.reason} after {history.examples_seen} examples "
-            f"with lr={args.lr:g}{scheduled}; the learning rate is too large for this network -- try a "
-            f"smaller one (e.g. lr={args.lr / 10:g})", RuntimeWarning, stacklevel=2)
+    if history.diverged and args.warn:
+        warnings.warn(history.divergence_message(), RuntimeWarning, stacklevel=2)
     return history
 
 
@@ -352,7 +366,6 @@ class _Run:
         self.block_sum = 0.0      # summed per-example losses since the last log entry
         self.block_count = 0      # examples since the last log entry
         self.epoch_loss = math.nan
-        self.reason = None        # why training diverged, if it did
 
     def epoch(self, order, bar):
         """One pass over ``order``; False if training must stop (diverged or callback)."""
@@ -370,9 +383,7 @@ class _Run:
             step += done
             history.examples_seen += examples
             if done and not math.isfinite(block[-1]):
-                history.diverged = True
-                self.reason = f"the loss became {float(block[-1])}"
-                return False
+                return self._go_on(f"the loss became {float(block[-1])}", None, bar)
             self.block_sum += float(np.sum(block * weights))
             self.block_count += examples
             if bar is not None:
@@ -410,9 +421,8 @@ class _Run:
         """After a log entry or an epoch: False if training must stop, because it diverged
         (``reason`` is not None) or the callback, called with ``event``, returned True."""
         history = self.history
-        self.reason = reason
         if reason is not None:
-            history.diverged = True
+            history.diverged, history.diverged_reason = True, reason
             return False
         if bar is not None:
             bar.set_postfix(_postfix(history), refresh=False)
@@ -423,7 +433,7 @@ class _Run:
 
 
 def _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progress, callback,
-                lr_schedule, eval_train):
+                lr_schedule, eval_train, warn):
     """Every argument of :func:`train`, checked; returns them (x cast to net.dtype) and
     ``rates``, the learning rate of every epoch, as one namespace."""
     x, y, x_val, y_val = _check_data(net, data, val)
@@ -442,7 +452,7 @@ def _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progres
     eval_train = check_flag(eval_train, "eval_train")
     return SimpleNamespace(x=x, y=y, x_val=x_val, y_val=y_val, lr=lr, epochs=epochs, batch_size=batch_size,
                            seed=seed, log_every=log_every, progress=progress, rates=rates,
-                           eval_train=eval_train)
+                           eval_train=eval_train, warn=check_flag(warn, "warn"))
 
 
 def _check_data(net, data, val):
