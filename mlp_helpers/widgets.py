@@ -131,15 +131,8 @@ class LRExplorer:
 
     @property
     def render_count(self):
+        """Plot updates so far."""
         return self.view.render_count
-
-    @property
-    def render_seconds(self):
-        return self.view.render_seconds
-
-    @property
-    def last_stop_latency(self):
-        return self.state.last_stop_latency
 
     def train(self, wait=False):
         """Start a run with the controls' current values (what Train does); returns its Run.
@@ -253,7 +246,7 @@ def measure_latency(repeats=5, stop_after=0.5, **kwargs):
         stops.append(explorer.stop(wait=True))
         assert run.status == "stopped", run.status
     return dict(cold_first_update=cold, first_update=first, stop=stops[1:],
-                render=list(explorer.render_seconds))
+                render=list(explorer.view.render_seconds))
 
 
 if __name__ == "__main__":
