@@ -115,6 +115,10 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
         z, h, dz (H,) and o (K,): work vectors of W's dtype (overwritten).
     Returns the number of steps done: n, or fewer if a loss was not finite (that
     step's loss is in ``losses`` and it updated nothing).
+
+    One function of some 60 lines on purpose: it is one SGD step written out in the
+    order of :func:`mlp_helpers.network.forward`, ``backward`` and the update, so it
+    reads against them line by line (and numba keeps every work vector in reach).
     """
     K, H = VT.shape
     for n in range(len(order)):

@@ -37,6 +37,11 @@ H hidden units, B examples in a batch)::
                                    SGD over rng.permutation(len(x)), updating net.params in place
 
 ``grads`` may be a dict with keys 'W', 'b', 'V', 'c' or a 4-tuple in that order.
+
+The module is some 550 lines because it holds nine checks, each with its own cases
+and the slips it recognises; what they share -- the forward pass and finite
+differences they compute expected values with, and the comparison that names the
+likely cause (:mod:`mlp_helpers.diagnosis`) -- is written once.
 """
 
 import numpy as np
