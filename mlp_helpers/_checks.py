@@ -6,7 +6,7 @@ exception type -- with a message that names the argument, says what it was, and
 what is allowed. On success a check returns the value, converted where it says so.
 
 The checks: :func:`check_flag` (True/False), :func:`check_positive_int`,
-:func:`check_positive_float`, :func:`check_seed`, :func:`check_label` (one class
+:func:`check_positive_float`, :func:`check_factors` (one per epoch), :func:`check_seed`, :func:`check_label` (one class
 number), :func:`check_labels` (an array of them), :func:`check_inputs` (an (N, D)
 array); :func:`describe` words a value for such a message.
 """
@@ -56,6 +56,17 @@ def check_positive_int(value, name, minimum=1):
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_factors(factors, epochs, name="lr_schedule"):
+    """One learning-rate factor per epoch: a sequence of ``epochs`` finite numbers > 0.
+
+    ``factors`` must already be a sequence (the callers word that check: each allows
+    different things besides); returns the factors as a tuple of floats.
+    """
+    if len(factors) != epochs:
+        raise ValueError(f"{name} must have one factor per epoch ({epochs}), got {len(factors)}")
+    return tuple(check_positive_float(f, f"{name}[{i}]") for i, f in enumerate(factors))
 
 
 def check_seed(value, name="seed"):

@@ -14,10 +14,11 @@ experiment 2's three seeds and one of experiment 3's twelve runs::
     runs = run_many(exp1 + exp2 + exp3)      # 16 requested, 12 unique, trained in 2 processes
     runs[RunConfig(lr=0.01, seed=0)]         # -> History
 
-``save_results`` / ``load_results`` keep them on disk (JSON). The numbers the report
-reads off its figures become functions of the runs in :mod:`mlp_helpers.tables`
-(``summarize``, ``choose_lr``, ``comparison_table``, ...); they are importable from
-here too, so that notebook 04 reaches everything as ``ex.<name>``.
+``select`` picks one experiment's runs, and ``save_results`` / ``load_results`` keep
+them on disk (JSON). The numbers the report reads off its figures become functions of
+the runs in :mod:`mlp_helpers.tables` (``summarize``, ``choose_lr``,
+``comparison_table``, ...); they are importable from here too, so that notebook 04
+reaches everything as ``ex.<name>``.
 """
 from __future__ import annotations
 
@@ -28,17 +29,17 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_flag, check_positive_float, check_positive_int, check_seed
+from ._checks import check_factors, check_flag, check_positive_float, check_positive_int, check_seed
 from ._io import atomic_write
 from .blas import BLAS_THREAD_VARS, single_thread_workers  # noqa: F401 (BLAS_THREAD_VARS: re-exported)
-from .tables import (REPORT, choose_lr, comparison_table, epoch_mean_std, epoch_table,  # noqa: F401
-                     final_metrics, format_table, histories_by_lr, report_numbers, summarize,
-                     summary_table)  # (re-exported: notebook 04 reaches them as ex.<name>)
+from .tables import (REPORT, choose_lr, choose_setting, comparison_table, epoch_mean_std,  # noqa: F401
+                     epoch_table, final_metrics, format_table, histories_by_lr, report_numbers,
+                     sampling_error, settings, summarize, summary_table)  # (re-exported: ex.<name>)
 from .training import sgd_as_printed  # noqa: F401 (re-exported: notebook 04 calls ex.sgd_as_printed)
 
 __all__ = [
@@ -48,11 +49,15 @@ __all__ = [
     "run",
     "train_run",
     "run_many",
+    "settings",
+    "select",
     "histories_by_lr",
     "epoch_mean_std",
     "final_metrics",
     "summarize",
     "choose_lr",
+    "choose_setting",
+    "sampling_error",
     "format_table",
     "epoch_table",
     "summary_table",
@@ -71,7 +76,8 @@ class RunConfig:
     """Everything that decides one training run (and nothing that does not).
 
     Args:
-        lr: float > 0, the SGD step size alpha.
+        lr: float > 0, the SGD step size alpha (the rate of the first epoch when
+            ``lr_schedule`` is given).
         seed: int >= 0, seeds both the weight initialisation (``MLP(seed=)``) and the
             per-epoch shuffling (``train(seed=)``), so a run is reproducible.
         epochs: int >= 1 passes over the training set (the report: 5).
@@ -80,6 +86,18 @@ class RunConfig:
         final: bool. False: train on 55,000 images, validate on 5,000 held out.
             True: train on all 60,000, evaluate on the 10,000 test images (only used
             to pick the MNIST split when ``run`` loads the data itself).
+        init: how the weights start, ``MLP(init=)``: "glorot" (default), "normal"
+            (N(0, 1), saturates the sigmoid) or "zeros".
+        lr_schedule: None (the same rate every epoch) or a tuple of ``epochs`` factors
+            > 0: epoch e trains with ``lr * lr_schedule[e]`` (``train(lr_schedule=)``).
+            A list is accepted and stored as a tuple, so the config stays hashable.
+        n_train: None (all training images of the split) or an int >= 1: train on the
+            first ``n_train`` of them only (a small subset, e.g. to show overfitting).
+            The evaluation set is unchanged.
+        eval_train: bool, also measure loss and accuracy on the (whole, or subset)
+            training set with the weights at the end of every epoch
+            (``History.train_loss_after``, ``train_acc_after``); costs one forward pass
+            over the training images an epoch.
 
     Two configs with equal fields are equal and hash alike, which is what lets
     ``run_many`` train each distinct run once. Invalid values raise ValueError.
@@ -91,6 +109,10 @@ class RunConfig:
     batch_size: int = 1
     n_hidden: int = 300
     final: bool = False
+    init: str = "glorot"
+    lr_schedule: tuple = None
+    n_train: int = None
+    eval_train: bool = False
 
     def __post_init__(self):
         # Normalise types too: RunConfig(lr=1) and RunConfig(lr=1.0) are the same run.
@@ -100,11 +122,55 @@ class RunConfig:
         set_(self, "epochs", check_positive_int(self.epochs, "epochs"))
         set_(self, "batch_size", check_positive_int(self.batch_size, "batch_size"))
         set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
-        set_(self, "final", check_flag(self.final, "final"))
+        for name in ("final", "eval_train"):
+            set_(self, name, check_flag(getattr(self, name), name))
+        from .network import INITS  # (lazy: keeps importing this module light)
+
+        if not isinstance(self.init, str) or self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {self.init!r}")
+        if self.lr_schedule is not None:
+            set_(self, "lr_schedule", _check_factors(self.lr_schedule, self.epochs))
+        if self.n_train is not None:
+            set_(self, "n_train", check_positive_int(self.n_train, "n_train"))
 
     def to_dict(self):
         """The fields as a JSON-safe dict (inverse: ``RunConfig(**d)``)."""
         return dataclasses.asdict(self)
+
+    @property
+    def label(self):
+        """A short description of what sets this run apart, e.g. 'lr 0.1, x(1, 0.5, 0.25)'.
+
+        Names the learning rate, then any field that is not the report's setting (the
+        seed and ``final`` are left out: they pick a run and a split, not a setting).
+        """
+        parts = [f"lr {self.lr:g}"]
+        if self.lr_schedule is not None:
+            parts.append("factors " + ", ".join(f"{f:g}" for f in self.lr_schedule))
+        if self.init != "glorot":
+            parts.append(f"init {self.init}")
+        if self.n_train is not None:
+            parts.append(f"{self.n_train:,} images")
+        for name, default in (("epochs", 5), ("batch_size", 1), ("n_hidden", 300)):
+            if getattr(self, name) != default:
+                parts.append(f"{name} {getattr(self, name)}")
+        return ", ".join(parts)
+
+    def replace(self, **changes):
+        """A copy with some fields changed, e.g. ``config.replace(seed=1, final=True)`` (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def rate(self, epoch):
+        """The learning rate of epoch ``epoch`` (0-based): lr times its schedule factor."""
+        return self.lr * (1.0 if self.lr_schedule is None else self.lr_schedule[epoch])
+
+
+def _check_factors(factors, epochs):
+    """A sequence of ``epochs`` finite factors > 0 -> a tuple of floats, else ValueError."""
+    if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__"):
+        raise ValueError(f"lr_schedule must be None or a sequence of {epochs} factors > 0 "
+                         f"(one per epoch), got {factors!r}")
+    return check_factors(factors, epochs, "lr_schedule")
 
 
 def grid(lrs, seeds, **fixed):
@@ -143,7 +209,7 @@ def _load_data(config, data):
     return _check_data(data)
 
 
-def train_run(config, data=None):
+def train_run(config, data=None, callback=None):
     """Train one network as ``config`` says and return it with its History.
 
     Args:
@@ -152,6 +218,7 @@ def train_run(config, data=None):
             n_classes), or None for ``load_mnist(final=config.final)``. With
             ``final=True`` the "val" pair is the test set, so the History's
             val_loss / val_acc are test loss / accuracy after each epoch.
+        callback: None or ``callback(event, history)``, passed on to ``train``.
     Returns:
         (net, history): the trained MLP (n_in=D, config.n_hidden, n_classes) and the
         History from ``train`` (no progress bar).
@@ -162,10 +229,16 @@ def train_run(config, data=None):
     if not isinstance(config, RunConfig):
         raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
     (x_train, y_train), (x_val, y_val), n_classes = _load_data(config, data)
-    net = MLP(x_train.shape[1], config.n_hidden, n_classes, seed=config.seed)
+    if config.n_train is not None:
+        if config.n_train > len(x_train):
+            raise ValueError(f"config.n_train must be at most the {len(x_train)} training images, "
+                             f"got {config.n_train}")
+        x_train, y_train = x_train[:config.n_train], y_train[:config.n_train]
+    net = MLP(x_train.shape[1], config.n_hidden, n_classes, seed=config.seed, init=config.init)
     history = train(net, (x_train, y_train), val=(x_val, y_val), lr=config.lr,
                     epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                    progress=False)
+                    progress=False, lr_schedule=config.lr_schedule, eval_train=config.eval_train,
+                    callback=callback)
     return net, history
 
 
@@ -201,8 +274,10 @@ class Runs(dict):
     workers = 1
 
 
-# Each worker process holds the data it was given once, at start-up (None: load MNIST).
+# Each worker process holds the data it was given once, at start-up (None: load MNIST),
+# and a queue on which it reports every finished epoch (None: no progress bar).
 _WORKER_DATA = None
+_WORKER_EPOCHS = None
 # Seconds between two looks of a worker's watchdog at its parent process.
 WATCHDOG_INTERVAL = 0.5
 
@@ -220,18 +295,55 @@ def _watch_parent(parent_pid):
             os._exit(1)             # no clean-up to do: results go nowhere now
 
 
-def _init_worker(data, parent_pid):
-    global _WORKER_DATA
-    _WORKER_DATA = data
+def _init_worker(data, parent_pid, epochs_queue=None):
+    global _WORKER_DATA, _WORKER_EPOCHS
+    _WORKER_DATA, _WORKER_EPOCHS = data, epochs_queue
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
                      name="run_many-parent-watchdog").start()
 
 
+def _report_epoch(event, history):
+    """train's callback in a worker: one message per finished epoch (never stops training)."""
+    if event == "epoch" and _WORKER_EPOCHS is not None:
+        _WORKER_EPOCHS.put(1)
+
+
 def _run_in_worker(config):
-    return train_run(config, _WORKER_DATA)  # (net, history): about 1 MB to send back
+    return train_run(config, _WORKER_DATA, callback=_report_epoch)  # (net, history): ~1 MB back
 
 
-def run_many(configs, data=None, workers=2, done=None):
+def _cost(config):
+    """Examples a run steps through, roughly: the longest runs are started first."""
+    return config.epochs * (config.n_train or 60_000)
+
+
+class _Progress:
+    """A tqdm.auto bar of the epochs (and runs) done, or nothing when progress is off."""
+
+    def __init__(self, progress, configs):
+        self.bar = None
+        if progress and configs:
+            from tqdm.auto import tqdm
+
+            self.runs, self.done = len(configs), 0
+            self.bar = tqdm(total=sum(config.epochs for config in configs), unit="epoch",
+                            desc=f"training {self.runs} run{'s' * (self.runs > 1)}")
+
+    def epochs(self, n=1):
+        if self.bar is not None and n:
+            self.bar.update(n)
+
+    def run_done(self):
+        if self.bar is not None:
+            self.done += 1
+            self.bar.set_postfix_str(f"{self.done}/{self.runs} runs done")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_many(configs, data=None, workers=2, done=None, progress=False):
     """Train every distinct config once, in up to ``workers`` processes.
 
     Per-example SGD is a long chain of small, single-threaded steps, so on a machine
@@ -250,6 +362,8 @@ def run_many(configs, data=None, workers=2, done=None):
         workers: int >= 1; 1 trains in this process, one run after another.
         done: optional mapping ``{RunConfig: History}`` of runs already trained
             (e.g. an earlier ``Runs``); configs found there are reused, not retrained.
+        progress: True shows a progress bar (tqdm.auto: a widget in Jupyter) of the
+            epochs and runs done, updated as each epoch of each run ends.
     Returns:
         Runs: ``{RunConfig: History}`` for every distinct requested config, in order of
         first request, with the trained networks in ``.nets`` (for reused runs, when
@@ -263,6 +377,7 @@ def run_many(configs, data=None, workers=2, done=None):
     workers = check_positive_int(workers, "workers")
     if data is not None:
         data = _check_data(data)
+    progress = check_flag(progress, "progress")
     done = {} if done is None else done
 
     unique = list(dict.fromkeys(configs))  # dedupe, keeping first-request order
@@ -272,24 +387,19 @@ def run_many(configs, data=None, workers=2, done=None):
     nets = {config: done_nets[config] for config in histories if config in done_nets}
 
     n_proc = min(workers, len(todo))
-    if n_proc <= 1:
-        for config in todo:
-            nets[config], histories[config] = train_run(config, data)
-    else:
-        # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
-        # threads), and they read the one-thread BLAS environment before numpy loads.
-        context = multiprocessing.get_context("spawn")
-        with single_thread_workers(), ProcessPoolExecutor(
-                max_workers=n_proc, mp_context=context,
-                initializer=_init_worker, initargs=(data, os.getpid())) as pool:
-            futures = {config: pool.submit(_run_in_worker, config) for config in todo}
-            try:
-                for config, future in futures.items():
-                    nets[config], histories[config] = future.result()
-            except BaseException:
-                for future in futures.values():
-                    future.cancel()
-                raise
+    bar = _Progress(progress, todo)
+    try:
+        if n_proc <= 1:
+            # (the callback only when there is a bar: train_run's two-argument form stays the plain one)
+            extra = {} if bar.bar is None else {
+                "callback": lambda event, _history: bar.epochs(int(event == "epoch"))}
+            for config in todo:
+                nets[config], histories[config] = train_run(config, data, **extra)
+                bar.run_done()
+        else:
+            _train_in_workers(todo, data, n_proc, nets, histories, bar)
+    finally:
+        bar.close()
 
     runs = Runs((config, histories[config]) for config in unique)
     runs.nets = {config: nets[config] for config in unique if config in nets}
@@ -299,6 +409,56 @@ def run_many(configs, data=None, workers=2, done=None):
     runs.seconds = time.perf_counter() - start
     runs.workers = max(n_proc, 1)
     return runs
+
+
+def _train_in_workers(todo, data, n_proc, nets, histories, bar):
+    """Train ``todo`` in ``n_proc`` spawned processes; fill ``nets`` and ``histories``."""
+    # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
+    # threads), and they read the one-thread BLAS environment before numpy loads.
+    context = multiprocessing.get_context("spawn")
+    epochs_queue = context.SimpleQueue() if bar.bar is not None else None
+    with single_thread_workers(), ProcessPoolExecutor(
+            max_workers=n_proc, mp_context=context,
+            initializer=_init_worker, initargs=(data, os.getpid(), epochs_queue)) as pool:
+        futures = {config: pool.submit(_run_in_worker, config)
+                   for config in sorted(todo, key=_cost, reverse=True)}
+        try:
+            pending = set(futures.values())
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                while epochs_queue is not None and not epochs_queue.empty():
+                    bar.epochs(epochs_queue.get())
+                for future in finished:
+                    future.result()        # a failed run raises here, at once
+                    bar.run_done()
+            for config in todo:
+                nets[config], histories[config] = futures[config].result()
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+
+
+# --------------------------------------------------------------------------- one experiment's runs
+
+def select(runs, configs):
+    """The runs of ``configs`` only (e.g. one experiment's), as a Runs with their networks.
+
+    Args:
+        runs: mapping {RunConfig: History}; configs: iterable of RunConfig, all in runs.
+    Returns:
+        Runs in the order of ``configs`` (duplicates once); ``.nets`` for those runs that
+        ``runs.nets`` has.
+    """
+    configs = list(dict.fromkeys(configs))
+    missing = [config for config in configs if config not in runs]
+    if missing:
+        raise ValueError(f"configs holds {len(missing)} run(s) that runs does not, e.g. {missing[0]}")
+    chosen = Runs((config, runs[config]) for config in configs)
+    nets = getattr(runs, "nets", {})
+    chosen.nets = {config: nets[config] for config in configs if config in nets}
+    chosen.requested = len(configs)
+    return chosen
 
 
 # --------------------------------------------------------------------------- on disk

@@ -51,7 +51,7 @@ class ExplorerView:
         FigureCanvasAgg(self._fig)
         self._ax_loss, self._ax_right = self._fig.subplots(
             1, 2, gridspec_kw=dict(width_ratios=(1.55, 1)))
-        self._fig.subplots_adjust(left=0.07, right=0.985, bottom=0.13, top=0.92, wspace=0.16)
+        self._fig.subplots_adjust(left=0.07, right=0.985, bottom=0.14, top=0.9, wspace=0.24)
         self._setup_loss_axes(self._ax_loss)
 
     def render(self, runs):
@@ -70,12 +70,17 @@ class ExplorerView:
                     artist.remove()
                 if axes.get_legend() is not None:
                     axes.get_legend().remove()
-            self._draw_losses(ax, runs)
             latest = runs[-1] if runs else None
+            shown = _same_data(runs)
+            self._draw_losses(ax, shown)
+            hidden = len(runs) - len(shown)
+            ax.set_title("loss: validation (dashed), training (thin, mean of each report)"
+                         + (f"\n{hidden} run{'s' * (hidden > 1)} on other data not shown (scales differ)"
+                            if hidden else ""), fontsize=10 if not hidden else 9)
             if latest is not None and latest.dataset == "synthetic" and latest.net is not None:
                 self._draw_boundary(right, latest)
             else:
-                self._draw_accuracy(right, runs)
+                self._draw_accuracy(right, shown)
             canvas = self._fig.canvas
             canvas.draw()
             rgba = np.asarray(canvas.buffer_rgba())
@@ -175,10 +180,10 @@ class ExplorerView:
                    s=6, edgecolors="none")
         ax.set_xlim(lo[0], hi[0])
         ax.set_ylim(lo[1], hi[1])
-        ax.xaxis.set_major_locator(NullLocator())
-        ax.yaxis.set_major_locator(NullLocator())
-        ax.set_xlabel("")
-        ax.set_ylabel("")
+        ax.xaxis.set_major_locator(AutoLocator())
+        ax.yaxis.set_major_locator(AutoLocator())
+        ax.set_xlabel("$x_1$ (red: class 1, blue: class 0)")
+        ax.set_ylabel("$x_2$")
         ax.grid(False)
         ax.set_title(f"decision boundary of run {run.number}, epoch {run.epochs_seen():.1f}", fontsize=10)
 
@@ -190,7 +195,7 @@ class ExplorerView:
                 vat = np.asarray(run.val_at, dtype=float) / run.n_train
                 order = np.argsort(vat, kind="stable")
                 ax.plot(vat[order], 100 * np.asarray(run.val_acc)[order], marker=".",
-                        **self._style(run, runs))
+                        label=run.label, **self._style(run, runs))
                 right_end = max(right_end, run.epochs_seen())
         ax.xaxis.set_major_locator(AutoLocator())
         ax.yaxis.set_major_locator(AutoLocator())
@@ -200,6 +205,19 @@ class ExplorerView:
         ax.set_ylabel("validation accuracy (%)")
         ax.grid(True, alpha=0.25)
         ax.set_title("validation accuracy", fontsize=10)
+        if ax.get_lines():
+            ax.legend(fontsize=8, loc="lower right", framealpha=0.7)
+
+
+def _same_data(runs):
+    """The runs on the same data as the latest one (synthetic, or MNIST of any subset size).
+
+    Losses of different datasets are on different scales (ln 2 against ln 10 at the
+    start), so they do not share one axis.
+    """
+    if not runs:
+        return []
+    return [run for run in runs if run.dataset == runs[-1].dataset]
 
 
 def describe(run):

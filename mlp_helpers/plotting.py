@@ -21,6 +21,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from ._checks import check_inputs, check_labels, check_positive_int
 from ._io import atomic_write
@@ -32,6 +33,14 @@ __all__ = [
     "gradient_noise",
     "mean_std_bands",
     "lr_comparison",
+    "lr_panels",
+    "accuracy_vs_lr",
+    "epoch_losses",
+    "seed_spread",
+    "loss_readings",
+    "early_stopping",
+    "lr_schedules",
+    "activation_histograms",
     "decision_boundary",
     "plane_grid",
     "digit_grid",
@@ -247,6 +256,64 @@ def loss_curves(histories, *, labels=None, val=True, running=False, title=None,
 def _default_label(history, i):
     lr = _field(history, "lr", required=False)
     return f"lr = {lr:g}" if isinstance(lr, numbers.Real) else f"run {i + 1}"
+
+
+# ------------------------------------------- losses at the same weights ---
+
+def epoch_losses(history, *, eval_name="validation", running=True, title=None, ax=None, save=None):
+    """Training and validation (or test) loss measured with the same weights, per epoch.
+
+    Four curves of one run (a History with ``eval_train``: ``train_loss_after``):
+
+    * training loss with the weights after epoch e (solid, at x = e);
+    * ``eval_name`` loss with the same weights (dashed, at x = e);
+    * the training loss as recorded: the mean over epoch e of each example's loss
+      before its step (hollow markers, at x = e - 0.5, the middle of the epoch it
+      averages over, which is why it lags the two above);
+    * with ``running``, the running mean per ``log_every`` examples (thin, grey).
+
+    The y-range is set by the per-epoch curves (from 0), so the running loss of the
+    first few thousand examples (about ln 10 = 2.3) runs off the top instead of
+    squashing the rest; the caption of the axes says where it starts.
+
+    Args:
+        history: a History (or its dict) with train_loss, train_loss_after, val_loss.
+        eval_name: what the "val" fields hold, for the legend: "validation" or "test".
+        running: also draw the running loss. title, ax, save: as everywhere here.
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if eval_name not in ("validation", "test"):
+        raise ValueError(f"eval_name must be 'validation' or 'test', got {eval_name!r}")
+    recorded, after = _series(history, "train_loss"), _series(history, "train_loss_after")
+    held_out = _series(history, "val_loss")
+    if recorded.size == 0 or after.size != recorded.size or held_out.size != recorded.size:
+        raise ValueError("history needs train_loss, train_loss_after (train with eval_train=True) and "
+                         f"val_loss of equal, non-zero length; got {recorded.size}, {after.size} and "
+                         f"{held_out.size}")
+    epochs = _epochs(recorded.size)
+    with _style():
+        fig, ax = _axes(ax)
+        top = 1.15 * float(max(recorded.max(), after.max(), held_out.max()))
+        if running:
+            r = _series(history, "running_loss")
+            ax.plot(_running_x(history), r, "-", lw=0.7, color="0.6", alpha=0.8, zorder=1,
+                    label=f"running mean (starts at {r[0]:.2f}, off the top)" if r.size and r[0] > top
+                    else "running mean")
+        ax.plot(epochs - 0.5, recorded, "o:", mfc="white", color=TRAIN_COLOR, zorder=3,
+                label="training loss, mean during the epoch")
+        ax.plot(epochs, after, "o-", color=TRAIN_COLOR, zorder=3, label="training loss, weights after epoch")
+        ax.plot(epochs, held_out, "s--", color=VAL_COLOR, zorder=3,
+                label=f"{eval_name} loss, weights after epoch")
+        ax.set_ylim(0, top)
+        ax.set_xlim(0, recorded.size + 0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(LOSS_LABEL)
+        ax.set_title(title or f"Training and {eval_name} loss")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper right")
+    return _finish(fig, save)
 
 
 # ------------------------------------------------------------ running loss ---
@@ -520,6 +587,103 @@ def mean_std_bands(histories, key="train_loss", *, n_std=1.0, show_runs=False, t
     return _finish(fig, save)
 
 
+def seed_spread(histories, keys=("train_loss", "val_loss", "val_acc"), *, title=None, save=None):
+    """The spread between runs (seeds), one column per quantity, made visible.
+
+    Top row: every run (thin) and the mean +- 1 sample std band over runs, on an axis
+    zoomed to that quantity. Bottom row: each run minus the mean over runs, with the
+    +- 1 std band around 0, so a spread far narrower than the curve's fall (a training
+    loss that drops from 0.4 to 0.1 with a std of 0.002) can still be seen.
+
+    Args:
+        histories: list of at least 2 Histories (or dicts) with the same number of epochs.
+        keys: History fields, one column each (losses and accuracies may be mixed:
+            each has its own axes; accuracies are shown in percent).
+        title: figure title; save: optional PNG path.
+    Returns:
+        matplotlib.figure.Figure with 2 * len(keys) axes.
+    """
+    hs = _as_list(histories)
+    if len(hs) < 2:
+        raise ValueError(f"histories must hold at least 2 runs to show a spread, got {len(hs)}")
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    if not keys:
+        raise ValueError("keys must name at least one History field")
+    with _style():
+        fig, axes = plt.subplots(2, len(keys), figsize=(4.2 * len(keys), 5.6), sharex=True,
+                                 squeeze=False, layout="constrained", height_ratios=(1.6, 1))
+        for j, key in enumerate(keys):
+            scale = 100.0 if key.endswith("acc") else 1.0
+            values = scale * _stack(hs, key)
+            x = _epochs(values.shape[1])
+            mean, std = _mean_std(values)
+            color = {"train_loss": TRAIN_COLOR, "train_loss_after": TRAIN_COLOR,
+                     "val_loss": VAL_COLOR}.get(key, "C2")
+            top, bottom = axes[0, j], axes[1, j]
+            for row in values:
+                top.plot(x, row, "-", lw=0.7, alpha=0.6, color=color)
+                bottom.plot(x, row - mean, "-", lw=0.7, alpha=0.6, color=color)
+            top.plot(x, mean, "o-", ms=4, color=color, label="mean")
+            top.fill_between(x, mean - std, mean + std, color=color, alpha=0.25, lw=0,
+                             label="mean $\\pm$ 1 std over runs")
+            bottom.fill_between(x, -std, std, color=color, alpha=0.25, lw=0)
+            bottom.axhline(0, color=color, lw=1)
+            name = _key_label(key) + (" (%)" if scale != 1 else "")
+            top.set_title(name)
+            top.set_ylabel("accuracy (%)" if scale != 1 else LOSS_LABEL)
+            bottom.set_ylabel("run $-$ mean")
+            bottom.set_xlabel("epoch")
+            bottom.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+            for a in (top, bottom):
+                a.grid(True, alpha=0.3)
+            if j == 0:
+                top.legend(loc="best")
+        fig.suptitle(title or f"Spread over {len(hs)} runs")
+    return _finish(fig, save)
+
+
+def loss_readings(losses, *, title=None, save=None):
+    """Two readings of "the mean and standard deviation of the loss per epoch" over runs.
+
+    Left, *between runs*: the mean loss of each run in each epoch, then the mean and
+    sample std of those per-run means (what a seed-to-seed spread is). Right, *pooled*:
+    every example's loss in the epoch, of every run, put together, then their mean and
+    std (how much single examples differ, whatever the seed).
+
+    Args:
+        losses: array (runs, epochs, examples) of per-example losses as seen during
+            training (e.g. ``train(..., log_every=1).running_loss`` reshaped).
+        title: figure title; save: optional PNG path.
+    Returns:
+        matplotlib.figure.Figure with two axes sharing the y-axis.
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 3 or min(losses.shape) < 1 or losses.shape[0] < 2:
+        raise ValueError(f"losses must be an array (runs >= 2, epochs, examples), got shape {losses.shape}")
+    x = _epochs(losses.shape[1])
+    per_run = losses.mean(axis=2)                             # (runs, epochs)
+    between_mean, between_std = _mean_std(per_run)
+    pooled = losses.transpose(1, 0, 2).reshape(losses.shape[1], -1)   # (epochs, runs * examples)
+    pooled_mean, pooled_std = pooled.mean(axis=1), pooled.std(axis=1, ddof=1)
+    with _style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.9), sharey=True, layout="constrained")
+        for ax, mean, std, what in (
+                (left, between_mean, between_std, f"between runs: std of the {losses.shape[0]} per-run means"),
+                (right, pooled_mean, pooled_std,
+                 f"pooled: std of all {losses.shape[0]} x {losses.shape[2]:,} per-example losses")):
+            ax.plot(x, mean, "o-", color=TRAIN_COLOR, label="mean")
+            ax.fill_between(x, mean - std, mean + std, color=TRAIN_COLOR, alpha=0.25, lw=0,
+                            label="mean $\\pm$ 1 std")
+            ax.set_title(what, fontsize=10)
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+            ax.grid(True, alpha=0.3)
+        left.set_ylabel(LOSS_LABEL)
+        left.legend(loc="upper right")
+        fig.suptitle(title or "Two readings of a loss band over runs")
+    return _finish(fig, save)
+
+
 # ---------------------------------------------------------- learning rates ---
 
 def lr_colors(lrs, cmap="viridis"):
@@ -571,6 +735,244 @@ def lr_comparison(histories_by_lr, key="val_loss", *, n_std=1.0, cmap="viridis",
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend()
+    return _finish(fig, save)
+
+
+# Okabe & Ito's colour-blind-safe palette without its yellow (unreadable on white),
+# in an order that runs from cool to warm; a marker per colour so that no reading
+# depends on telling two colours apart.
+SAFE_COLORS = ("#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#000000")
+SAFE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def _log_y(ax):
+    """A log y-axis labelled at 1, 2 and 5 times each power of ten, as plain numbers."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(LogLocator(subs=np.arange(1.0, 10.0)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def lr_panels(histories_by_lr, keys=("train_loss", "val_loss"), *, log=True, title=None, save=None):
+    """Learning rates side by side: one panel per quantity, one line per rate.
+
+    Each rate is the mean over its runs (seeds) with a +- 1 std band, in a colour-blind
+    -safe colour and marker of its own; the legend sits outside, right of the panels,
+    so it covers no curve.
+
+    Args:
+        histories_by_lr: dict lr (float > 0) -> a History (or dict) or a list of them.
+        keys: History fields, one panel each (e.g. ``("train_loss", "val_loss")``).
+        log: log-scale losses (the rates' losses differ by a factor of ten or more).
+        title: figure title; save: optional PNG path.
+    Returns:
+        matplotlib.figure.Figure with len(keys) axes.
+    """
+    if not isinstance(histories_by_lr, dict) or not histories_by_lr:
+        raise ValueError("histories_by_lr must be a non-empty dict {lr: history or list of histories}, "
+                         f"got {type(histories_by_lr).__name__}")
+    lrs = sorted(histories_by_lr)
+    if len(lrs) > len(SAFE_COLORS):
+        raise ValueError(f"lr_panels draws at most {len(SAFE_COLORS)} rates, got {len(lrs)}")
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    with _style():
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys) + 1.4, 3.9), squeeze=False,
+                                 layout="constrained")
+        for ax, key in zip(axes[0], keys):
+            for lr, color, marker in zip(lrs, SAFE_COLORS, SAFE_MARKERS):
+                hs = _as_list(histories_by_lr[lr], name=f"histories_by_lr[{lr!r}]")
+                values = _stack(hs, key) * (100.0 if key.endswith("acc") else 1.0)
+                x = _epochs(values.shape[1])
+                mean, std = _mean_std(values)
+                ax.plot(x, mean, "-", marker=marker, ms=4, color=color, label=f"lr = {lr:g}")
+                if values.shape[0] > 1:
+                    ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+            if log and not key.endswith("acc"):
+                _log_y(ax)
+            ax.set_title(_key_label(key))
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("accuracy (%)" if key.endswith("acc") else LOSS_LABEL)
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+            ax.grid(True, which="both", alpha=0.25)
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center")
+        if title:
+            fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def accuracy_vs_lr(rows, *, n_eval=None, chosen=None, report=None, title=None, ax=None, save=None):
+    """Final validation accuracy against the learning rate (log x), error bars over seeds.
+
+    Args:
+        rows: ``experiments.summarize`` rows (lr, val_acc_mean, val_acc_std, runs).
+        n_eval: None, or the number of images the accuracy is measured on: a grey band
+            of +- 1 binomial sampling error sqrt(p (1 - p) / n) around each mean.
+        chosen: None or the chosen lr, marked with a ring.
+        report: None or {lr: percent}, the report's one-run numbers (crosses).
+        title, ax, save: as everywhere in this module.
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if not rows:
+        raise ValueError("rows is empty; give experiments.summarize output")
+    lr = np.array([row["lr"] for row in rows], dtype=np.float64)
+    order = np.argsort(lr)
+    lr = lr[order]
+    acc = 100 * np.array([rows[i]["val_acc_mean"] for i in order])
+    std = 100 * np.array([rows[i]["val_acc_std"] for i in order])
+    runs = {rows[i]["runs"] for i in order}
+    with _style():
+        fig, ax = _axes(ax)
+        if n_eval is not None:
+            n_eval = check_positive_int(n_eval, "n_eval")
+            p = acc / 100
+            error = 100 * np.sqrt(p * (1 - p) / n_eval)
+            ax.fill_between(lr, acc - error, acc + error, color="0.8", lw=0,
+                            label=f"$\\pm$ sampling error of {n_eval:,} images")
+        ax.errorbar(lr, acc, yerr=std, fmt="o-", color=SAFE_COLORS[0], capsize=4, ms=5,
+                    label="mean $\\pm$ 1 std over " + "/".join(map(str, sorted(runs))) + " seeds")
+        if report:
+            rl = sorted(report)
+            ax.plot(rl, [report[r] for r in rl], "x", color=SAFE_COLORS[4], ms=8, mew=2,
+                    label="the report (one run each)")
+        if chosen is not None:
+            k = int(np.argmin(np.abs(np.log(lr / chosen))))
+            ax.plot([lr[k]], [acc[k]], "o", ms=14, mfc="none", mec="k", mew=1.5,
+                    label=f"chosen: lr = {lr[k]:g}")
+        ax.set_xscale("log")
+        ax.set_xticks(lr)
+        ax.set_xticklabels([f"{v:g}" for v in lr])
+        ax.minorticks_off()
+        ax.set_xlabel("learning rate (log scale)")
+        ax.set_ylabel("validation accuracy after the last epoch (%)")
+        ax.set_title(title or "Validation accuracy against the learning rate")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower center", fontsize=8)
+    return _finish(fig, save)
+
+
+def early_stopping(history, *, title=None, save=None):
+    """Overfitting in one run: losses (left) and validation accuracy (right) per epoch.
+
+    Left: training loss with the weights after each epoch (``train_loss_after``; train
+    with eval_train=True) and validation loss, log scale, the validation minimum
+    marked. Right: validation accuracy, with the epoch of the loss minimum (where early
+    stopping would stop) and the best accuracy marked.
+
+    Args:
+        history: a History (or dict) with train_loss_after, val_loss and val_acc.
+        title: figure title; save: optional PNG path.
+    Returns:
+        matplotlib.figure.Figure with two axes.
+    """
+    after, val, acc = (_series(history, k) for k in ("train_loss_after", "val_loss", "val_acc"))
+    if val.size == 0 or after.size != val.size or acc.size != val.size:
+        raise ValueError("history needs train_loss_after (eval_train=True), val_loss and val_acc of equal, "
+                         f"non-zero length; got {after.size}, {val.size} and {acc.size}")
+    x = _epochs(val.size)
+    stop, best = int(np.argmin(val)), int(np.argmax(acc))
+    with _style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.9), layout="constrained")
+        left.plot(x, after, "-", color=TRAIN_COLOR, label="training loss")
+        left.plot(x, val, "--", color=VAL_COLOR, label="validation loss")
+        left.plot([x[stop]], [val[stop]], "o", ms=9, mfc="none", mec="k", mew=1.5,
+                  label=f"minimum: epoch {x[stop]}, {val[stop]:.3f}")
+        left.set_yscale("log")
+        left.yaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+        left.set_ylabel(LOSS_LABEL + ", weights after epoch")
+        left.set_title("Losses (log scale)")
+        right.plot(x, 100 * acc, "-", color=VAL_COLOR, label="validation accuracy")
+        right.axvline(x[stop], color="k", lw=1, ls=":", label=f"early stop (epoch {x[stop]}): "
+                      f"{100 * acc[stop]:.2f}%")
+        right.plot([x[best]], [100 * acc[best]], "*", ms=11, color=SAFE_COLORS[4],
+                   label=f"best: epoch {x[best]}, {100 * acc[best]:.2f}%")
+        right.plot([x[-1]], [100 * acc[-1]], "s", ms=6, color=VAL_COLOR,
+                   label=f"last: epoch {x[-1]}, {100 * acc[-1]:.2f}%")
+        lo = np.percentile(100 * acc, 5)
+        right.set_ylim(lo - 0.5, 100 * acc.max() + 0.4)
+        right.set_ylabel("validation accuracy (%)")
+        right.set_title("Validation accuracy (zoomed)")
+        for ax in (left, right):
+            ax.set_xlabel("epoch")
+            ax.grid(True, alpha=0.3)
+            ax.legend(loc="best", fontsize=8)
+        if title:
+            fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def lr_schedules(histories_by_label, *, eval_name="validation", title=None, save=None):
+    """Learning-rate schedules: the rate of each epoch (left), accuracy per epoch (right).
+
+    Args:
+        histories_by_label: dict label -> list of Histories (seeds) of one setting; each
+            History's ``epoch_lr`` gives the rates, its ``val_acc`` the accuracy (mean
+            +- 1 std over the seeds).
+        eval_name: "validation" or "test", what ``val_acc`` measured (labels only).
+        title: figure title; save: optional PNG path.
+    Returns:
+        matplotlib.figure.Figure with two axes.
+    """
+    if not isinstance(histories_by_label, dict) or not histories_by_label:
+        raise ValueError("histories_by_label must be a non-empty dict {label: [History, ...]}")
+    if len(histories_by_label) > len(SAFE_COLORS):
+        raise ValueError(f"lr_schedules draws at most {len(SAFE_COLORS)} settings, got {len(histories_by_label)}")
+    with _style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.9), layout="constrained")
+        for (label, hs), color, marker in zip(histories_by_label.items(), SAFE_COLORS, SAFE_MARKERS):
+            hs = _as_list(hs, name=f"histories_by_label[{label!r}]")
+            rates = _series(hs[0], "epoch_lr")
+            left.step(_epochs(rates.size), rates, where="mid", color=color, marker=marker, ms=4, label=label)
+            acc = 100 * _stack(hs, "val_acc")
+            x = _epochs(acc.shape[1])
+            mean, std = _mean_std(acc)
+            right.plot(x, mean, "-", marker=marker, ms=4, color=color, label=label)
+            if acc.shape[0] > 1:
+                right.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        _log_y(left)
+        left.set_ylabel("learning rate of the epoch (log scale)")
+        left.set_title("The schedules")
+        right.set_ylabel(f"{eval_name} accuracy after the epoch (%)")
+        right.set_title(f"{eval_name[0].upper()}{eval_name[1:]} accuracy (mean $\\pm$ 1 std over seeds)")
+        for ax in (left, right):
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+            ax.grid(True, which="both", alpha=0.25)
+        fig.legend(*right.get_legend_handles_labels(), loc="outside right center")
+        if title:
+            fig.suptitle(title)
+    return _finish(fig, save)
+
+
+def activation_histograms(h_by_name, *, near=0.01, title=None, save=None):
+    """Histograms of hidden activations h, one panel per initialisation (or network).
+
+    Args:
+        h_by_name: dict name -> array of hidden activations h in [0, 1] (any shape).
+        near: the share of h within ``near`` of 0 or 1 (saturated: sigma' = h (1 - h)
+            is then below about ``near``) is printed in each panel's title.
+        title: figure title; save: optional PNG path.
+    Returns:
+        matplotlib.figure.Figure with one axes per entry.
+    """
+    if not isinstance(h_by_name, dict) or not h_by_name:
+        raise ValueError("h_by_name must be a non-empty dict {name: array of h}")
+    with _style():
+        fig, axes = plt.subplots(1, len(h_by_name), figsize=(4.2 * len(h_by_name), 3.4), squeeze=False,
+                                 sharey=True, layout="constrained")
+        for ax, (name, h) in zip(axes[0], h_by_name.items()):
+            h = np.asarray(h, dtype=np.float64).ravel()
+            if h.size == 0 or np.any(~np.isfinite(h)) or h.min() < 0 or h.max() > 1:
+                raise ValueError(f"h_by_name[{name!r}] must hold finite activations in [0, 1]")
+            saturated = np.mean((h < near) | (h > 1 - near))
+            ax.hist(h, bins=np.linspace(0, 1, 51), color=SAFE_COLORS[0], weights=np.full(h.size, 100 / h.size))
+            ax.set_title(f"{name}: {100 * saturated:.0f}% within {near:g} of 0 or 1", fontsize=10)
+            ax.set_xlabel("hidden activation h")
+            ax.grid(True, alpha=0.3)
+        axes[0, 0].set_ylabel("share of all h (%)")
+        if title:
+            fig.suptitle(title)
     return _finish(fig, save)
 
 
@@ -717,8 +1119,8 @@ def _opt_labels(values, name, n):
     return values
 
 
-def digit_grid(images, labels=None, predictions=None, *, n_cols=10, cmap="gray_r", title=None,
-               save=None):
+def digit_grid(images, labels=None, predictions=None, *, probabilities=None, n_cols=10, cmap="gray_r",
+               title=None, save=None):
     """A grid of images with their labels (and predictions: wrong ones in red).
 
     Args:
@@ -727,6 +1129,8 @@ def digit_grid(images, labels=None, predictions=None, *, n_cols=10, cmap="gray_r
         labels: int array (N,) or None; titles read "3".
         predictions: int array (N,) or None; with labels, titles read
             "true 3 / pred 5", in red when they differ.
+        probabilities: float array (N,) in [0, 1] or None: the probability the network
+            gave its prediction; shown under the title as "p = 0.97".
         n_cols: images per row.
         title: figure title; save: optional PNG path.
 
@@ -737,12 +1141,17 @@ def digit_grid(images, labels=None, predictions=None, *, n_cols=10, cmap="gray_r
     n = images.shape[0]
     labels = _opt_labels(labels, "labels", n)
     predictions = _opt_labels(predictions, "predictions", n)
+    if probabilities is not None:
+        probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+        if probabilities.shape[0] != n or np.any(~(probabilities >= 0)) or np.any(probabilities > 1):
+            raise ValueError(f"probabilities must be {n} numbers in [0, 1], one per image")
     n_cols = min(check_positive_int(n_cols, "n_cols"), n)
     n_rows = -(-n // n_cols)
     lo, hi = float(images.min()), float(images.max())
     vmin, vmax = (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
     with _style():
-        fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.95 * n_cols, 1.1 * n_rows + 0.3 * bool(title)),
+        tall = 0.15 * (probabilities is not None)
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.95 * n_cols, (1.1 + tall) * n_rows + 0.3 * bool(title)),
                                  squeeze=False)
         for i, ax in enumerate(axes.ravel()):
             if i >= n:
@@ -752,8 +1161,9 @@ def digit_grid(images, labels=None, predictions=None, *, n_cols=10, cmap="gray_r
             ax.set_axis_off()
             if labels is not None and predictions is not None:
                 wrong = labels[i] != predictions[i]
-                ax.set_title(f"true {labels[i]} / pred {predictions[i]}", fontsize=7,
-                             color="red" if wrong else "black")
+                ax.set_title(f"true {labels[i]} / pred {predictions[i]}"
+                             + ("" if probabilities is None else f"\np = {probabilities[i]:.2f}"),
+                             fontsize=7, color="red" if wrong else "black")
             elif labels is not None:
                 ax.set_title(f"{labels[i]}", fontsize=8)
             elif predictions is not None:
@@ -797,14 +1207,17 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
     return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def plot_confusion_matrix(y_true, y_pred, n_classes=None, *, normalize=False, cmap="Blues",
-                          title=None, ax=None, save=None):
+def plot_confusion_matrix(y_true, y_pred, n_classes=None, *, normalize=False, mistakes_only=False,
+                          cmap="Blues", title=None, ax=None, save=None):
     """The confusion matrix as an image, every cell annotated with its count.
 
     Args:
         y_true, y_pred, n_classes: as in ``confusion_matrix``.
         normalize: colour by the fraction of each true class (row) instead of
             counts; cells then read "count" over "percent".
+        mistakes_only: colour only the off-diagonal cells (the mistakes), so the colour
+            scale is not used up by the diagonal's large counts; the diagonal is drawn
+            grey with its count (and percent, with normalize).
         cmap, title, ax, save: as everywhere in this module.
 
     Returns:
@@ -814,19 +1227,30 @@ def plot_confusion_matrix(y_true, y_pred, n_classes=None, *, normalize=False, cm
     k = counts.shape[0]
     rows = counts.sum(axis=1, keepdims=True)
     frac = counts / np.maximum(rows, 1)
-    shown = frac if normalize else counts
+    shown = (100 * frac if mistakes_only else frac) if normalize else counts
     accuracy = np.trace(counts) / counts.sum()
+    diagonal = np.eye(k, dtype=bool)
     with _style():
         fig, ax = _axes(ax, figsize=(5.5, 4.8) if k > 4 else (4, 3.5))
-        im = ax.imshow(shown, cmap=cmap, vmin=0, interpolation="nearest")
-        fig.colorbar(im, ax=ax, shrink=0.85, label="fraction of true class" if normalize else "count")
-        threshold = shown.max() / 2
+        if mistakes_only:
+            ax.imshow(np.where(diagonal, 1.0, np.nan), cmap=ListedColormap(["0.85"]), vmin=0, vmax=1,
+                      interpolation="nearest")
+            colored = np.ma.masked_where(diagonal, shown)
+        else:
+            colored = shown
+        im = ax.imshow(colored, cmap=cmap, vmin=0, interpolation="nearest")
+        what = "% of true class" if normalize and mistakes_only else \
+            "fraction of true class" if normalize else "count"
+        fig.colorbar(im, ax=ax, shrink=0.85, label=what + (" (mistakes)" if mistakes_only else ""))
+        threshold = (colored.max() if mistakes_only else shown.max()) / 2
         size = 8 if k <= 10 else 6
         for i in range(k):
             for j in range(k):
-                text = f"{counts[i, j]}" + (f"\n{100 * frac[i, j]:.0f}%" if normalize else "")
-                ax.text(j, i, text, ha="center", va="center", fontsize=size,
-                        color="white" if shown[i, j] > threshold else "black")
+                text = f"{counts[i, j]}" + (f"\n{100 * frac[i, j]:.0f}%" if normalize and not mistakes_only
+                                            else f"\n{100 * frac[i, j]:.1f}%" if normalize and i == j else "")
+                dark = not (mistakes_only and i == j) and shown[i, j] > threshold
+                ax.text(j, i, text, ha="center", va="center", fontsize=size if i != j or not normalize else size - 1,
+                        color="white" if dark else "black")
         ax.set_xticks(range(k))
         ax.set_yticks(range(k))
         ax.set_xlabel("predicted class")

@@ -24,7 +24,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._checks import check_flag, check_inputs, check_labels, check_positive_float, check_positive_int, check_seed
+from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_positive_float,
+                      check_positive_int, check_seed)
 from . import _fast
 from .blas import limit_threads
 
@@ -494,9 +495,7 @@ def _check_schedule(lr_schedule, epochs):
     if isinstance(lr_schedule, (str, bytes)) or not hasattr(lr_schedule, "__len__"):
         raise ValueError(f"lr_schedule must be None, a function of the epoch, or a sequence of {epochs} "
                          f"factors (one per epoch), got {lr_schedule!r}")
-    if len(lr_schedule) != epochs:
-        raise ValueError(f"lr_schedule must have one factor per epoch ({epochs}), got {len(lr_schedule)}")
-    return [check_positive_float(f, f"lr_schedule[{i}]") for i, f in enumerate(lr_schedule)]
+    return list(check_factors(lr_schedule, epochs, "lr_schedule"))
 
 
 def _postfix(history):

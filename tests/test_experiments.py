@@ -366,6 +366,94 @@ def test_save_results_keeps_a_file_that_differs_only_in_wall_times(tmp_path, syn
     assert experiments.load_results(path)[1] == {"chosen_lr": 0.3}
 
 
+# --------------------------------------------------------------------------- the lessons' fields
+
+def test_config_lesson_fields_are_validated_and_normalised():
+    config = RunConfig(lr=0.1, lr_schedule=[1, 0.5, 0.25, 0.125, 0.0625], n_train=np.int64(100),
+                       init="normal", eval_train=np.bool_(True))
+    assert config.lr_schedule == (1.0, 0.5, 0.25, 0.125, 0.0625) and type(config.n_train) is int
+    assert config == RunConfig(lr=0.1, lr_schedule=(1, 0.5, 0.25, 0.125, 0.0625), n_train=100,
+                               init="normal", eval_train=True)
+    assert len({config, config.replace(seed=0)}) == 1 and config.replace(seed=1).seed == 1
+    assert [config.rate(e) for e in (0, 4)] == [0.1, 0.1 * 0.0625]
+    assert config.label == "lr 0.1, factors 1, 0.5, 0.25, 0.125, 0.0625, init normal, 100 images"
+    assert RunConfig(**json.loads(json.dumps(config.to_dict()))) == config   # JSON and back
+    assert RunConfig(lr=0.01).label == "lr 0.01"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(init="uniform"), r"init must be one of 'glorot', 'normal', 'zeros', got 'uniform'"),
+    (dict(lr_schedule=[1, 0.5]), r"lr_schedule must have one factor per epoch \(5\), got 2"),
+    (dict(lr_schedule=[1, 0.5, 0, 1, 1]), r"lr_schedule\[2\] must be a finite number > 0, got 0\.0"),
+    (dict(lr_schedule="halve"), r"lr_schedule must be None or a sequence of 5 factors"),
+    (dict(n_train=0), r"n_train must be an integer >= 1, got 0"),
+    (dict(eval_train=1), r"eval_train must be True or False, got 1 \(int\)"),
+])
+def test_bad_lesson_fields_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(lr=0.01, **kwargs)
+
+
+def test_train_run_uses_subset_init_schedule_and_eval_train(synth):
+    config = small(0.5, n_train=50, lr_schedule=(1, 0.5), eval_train=True, init="zeros")
+    net, history = experiments.train_run(config, synth)
+    assert history.n_train == 50 and history.epoch_lr == [0.5, 0.25]
+    (x_train, y_train), _, _ = synth
+    assert history.train_loss_after[-1] == pytest.approx(net.mean_loss(x_train[:50], y_train[:50]))
+    W = net.params["W"]
+    assert np.allclose(W, W[:, :1])          # zeros: every hidden unit the same, forever
+    with pytest.raises(ValueError, match=r"config.n_train must be at most the 240 training images, got 241"):
+        experiments.train_run(small(0.5, n_train=241), synth)
+
+
+def test_settings_select_and_choose_setting():
+    runs = hand_made_runs()
+    halve = RunConfig(lr=0.1, epochs=2, lr_schedule=(1, 0.5))
+    runs[halve] = fake_history([0.5, 0.1], [0.3, 0.1], [0.95, 0.99])
+    groups = experiments.settings(runs)
+    assert list(groups) == [RunConfig(lr=0.01), RunConfig(lr=0.1), halve]
+    assert groups[RunConfig(lr=0.1)] == [RunConfig(lr=0.1, seed=0), RunConfig(lr=0.1, seed=1)]
+    assert experiments.choose_setting(runs) == halve
+    with pytest.raises(ValueError, match=r"two settings at lr 0\.1 that differ in epochs, lr_schedule"):
+        experiments.choose_lr(runs)
+    chosen = experiments.select(runs, [RunConfig(lr=0.1, seed=s) for s in (0, 1)])
+    assert list(chosen) == [RunConfig(lr=0.1, seed=0), RunConfig(lr=0.1, seed=1)]
+    assert experiments.choose_lr(chosen) == 0.1
+    with pytest.raises(ValueError, match="configs holds 1 run"):
+        experiments.select(runs, [RunConfig(lr=0.5)])
+
+
+def test_sampling_error_is_binomial():
+    assert experiments.sampling_error(0.97, 5000) == pytest.approx(math.sqrt(0.97 * 0.03 / 5000))
+    assert experiments.sampling_error(0.5, 10_000) == pytest.approx(0.005)
+    np.testing.assert_allclose(experiments.sampling_error([0.0, 1.0], 10), [0.0, 0.0])
+    with pytest.raises(ValueError, match=r"accuracy must be in \[0, 1\], got 97"):
+        experiments.sampling_error(97, 5000)
+
+
+def test_tables_name_test_numbers_and_sampling_error():
+    runs = hand_made_runs()
+    text = experiments.summary_table(experiments.summarize(runs, final=True), eval_name="test", n_eval=10_000)
+    header, _, row = text.splitlines()
+    assert "test loss" in header and "val" not in header and "sampling error ± (n=10,000)" in header
+    assert row.endswith(f"{100 * math.sqrt(0.99 * 0.01 / 10_000):.2f}")
+    table = experiments.epoch_table(runs[RunConfig(lr=0.1, seed=0, final=True)], eval_name="test")
+    assert "test loss (after epoch)" in table and "test acc %" in table
+    with pytest.raises(ValueError, match="eval_name must be 'val' or 'test', got 'valid'"):
+        experiments.epoch_table(runs[RunConfig(lr=0.01)], eval_name="valid")
+
+
+def test_run_many_progress_bar_counts_epochs_and_runs(synth, capsys):
+    configs = [small(0.5, seed=0), small(0.5, seed=1)]
+    serial = experiments.run_many(configs, synth, workers=1, progress=True)
+    parallel = experiments.run_many(configs, synth, workers=2, progress=True)
+    err = capsys.readouterr().err
+    assert err.count("4/4") >= 2 and "2/2 runs done" in err      # 2 runs x 2 epochs, both ways
+    assert comparable(serial[configs[1]]) == comparable(parallel[configs[1]])
+    with pytest.raises(ValueError, match="progress must be True or False, got 'yes'"):
+        experiments.run_many(configs, synth, progress="yes")
+
+
 # --------------------------------------------------------------------------- a killed parent
 
 def _proc_children():

@@ -418,6 +418,124 @@ def test_with_real_history_from_train():
     plotting.decision_boundary(net, x, y, resolution=30)
 
 
+# -------------------------------------------- notebook 04's lessons' figures ---
+
+def with_after(seed=0, **kw):
+    d = make_history(seed=seed, **kw)
+    d["train_loss_after"] = [v - 0.05 for v in d["train_loss"]]
+    d["epoch_lr"] = [d["lr"] * 0.5 ** e for e in range(d["epochs"])]
+    return d
+
+
+def test_epoch_losses_same_weights_and_midpoints(tmp_path):
+    h = with_after()
+    fig = plotting.epoch_losses(h, eval_name="test", save=tmp_path / "e.png")
+    ax = fig.axes[0]
+    running, recorded, after, held_out = ax.get_lines()
+    np.testing.assert_allclose(recorded.get_xdata(), [0.5, 1.5, 2.5, 3.5])   # means over each epoch
+    np.testing.assert_allclose(after.get_ydata(), h["train_loss_after"])
+    np.testing.assert_allclose(held_out.get_ydata(), h["val_loss"])
+    assert held_out.get_label() == "test loss, weights after epoch"
+    top = 1.15 * max(h["train_loss"] + h["val_loss"])
+    assert ax.get_ylim() == pytest.approx((0, top)) and h["running_loss"][0] > top   # the spike is clipped
+    assert "off the top" in running.get_label()
+    with pytest.raises(ValueError, match="train_loss_after"):
+        plotting.epoch_losses(make_history())
+    with pytest.raises(ValueError, match="eval_name must be 'validation' or 'test'"):
+        plotting.epoch_losses(h, eval_name="val")
+
+
+def test_seed_spread_shows_deviation_from_the_mean():
+    hs = [make_history(seed=s) for s in range(3)]
+    fig = plotting.seed_spread(hs, keys=("train_loss", "val_acc"))
+    assert len(fig.axes) == 4
+    bottom = fig.axes[2]                       # row 2, column 1: each run minus the mean
+    mean = np.mean([h["train_loss"] for h in hs], axis=0)
+    np.testing.assert_allclose(bottom.get_lines()[0].get_ydata(), np.array(hs[0]["train_loss"]) - mean)
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), 90.0)   # accuracy in percent
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        plotting.seed_spread(hs[:1])
+
+
+def test_loss_readings_between_and_pooled():
+    losses = np.array([[[0.0, 2.0], [1.0, 1.0]], [[1.0, 3.0], [1.0, 1.0]]])    # (runs, epochs, examples)
+    fig = plotting.loss_readings(losses)
+    left, right = fig.axes
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), [1.5, 1.0])       # mean of run means
+    np.testing.assert_allclose(right.get_lines()[0].get_ydata(), [1.5, 1.0])
+    between = left.collections[0].get_paths()[0].vertices[:, 1]
+    pooled = right.collections[0].get_paths()[0].vertices[:, 1]
+    assert between.max() == pytest.approx(1.5 + np.std([1.0, 2.0], ddof=1))
+    assert pooled.max() == pytest.approx(1.5 + np.std([0, 2, 1, 3], ddof=1))
+    with pytest.raises(ValueError, match=r"\(runs >= 2, epochs, examples\)"):
+        plotting.loss_readings(losses[:1])
+
+
+def test_lr_panels_palette_and_outside_legend():
+    by_lr = {lr: [make_history(seed=s, lr=lr) for s in range(2)] for lr in (0.001, 0.01, 0.1)}
+    fig = plotting.lr_panels(by_lr)
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+    colors = [line.get_color() for line in fig.axes[0].get_lines()]
+    assert colors == list(plotting.SAFE_COLORS[:3]) and "#F0E442" not in plotting.SAFE_COLORS
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["lr = 0.001", "lr = 0.01", "lr = 0.1"]
+
+
+def test_accuracy_vs_lr_log_axis_error_bars_and_choice():
+    rows = [{"lr": lr, "val_acc_mean": acc, "val_acc_std": 0.002, "runs": 3}
+            for lr, acc in ((0.1, 0.97), (0.01, 0.95))]
+    fig = plotting.accuracy_vs_lr(rows, n_eval=5000, chosen=0.1, report={0.01: 92.6})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.1"]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "chosen: lr = 0.1" in labels and any("sampling error" in s for s in labels)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [95.0, 97.0])   # sorted by lr
+
+
+def test_early_stopping_marks_the_minimum():
+    h = {"train_loss_after": [1.0, 0.5, 0.2, 0.1], "val_loss": [1.1, 0.7, 0.8, 0.9],
+         "val_acc": [0.80, 0.86, 0.87, 0.85]}
+    fig = plotting.early_stopping(h)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "minimum: epoch 2, 0.700" in labels
+    right = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "early stop (epoch 2): 86.00%" in right and "best: epoch 3, 87.00%" in right
+
+
+def test_lr_schedules_draws_rates_and_accuracy():
+    fig = plotting.lr_schedules({"halved": [with_after(seed=s) for s in range(2)],
+                                 "constant": [make_history() | {"epoch_lr": [0.01] * 4}]})
+    left, right = fig.axes
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), [0.01, 0.005, 0.0025, 0.00125])
+    assert left.get_yscale() == "log" and len(right.collections) == 1      # a band only with seeds
+
+
+def test_activation_histograms_report_saturation():
+    h = np.array([0.0, 0.005, 0.5, 0.999, 0.3])
+    fig = plotting.activation_histograms({"normal": h})
+    assert fig.axes[0].get_title() == "normal: 60% within 0.01 of 0 or 1"
+    with pytest.raises(ValueError, match=r"activations in \[0, 1\]"):
+        plotting.activation_histograms({"bad": np.array([1.5])})
+
+
+def test_confusion_matrix_mistakes_only_leaves_the_diagonal_out():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    y_pred = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    fig = plotting.plot_confusion_matrix(y_true, y_pred, normalize=True, mistakes_only=True)
+    ax = fig.axes[0]
+    colored = ax.get_images()[1].get_array()
+    assert colored.mask.tolist() == [[True, False], [False, True]] and colored[0, 1] == 25.0
+    assert ax.texts[0].get_text() == "3\n75.0%" and ax.texts[1].get_text() == "1"
+
+
+def test_digit_grid_shows_probabilities():
+    images = np.zeros((2, 784), dtype=np.float32)
+    fig = plotting.digit_grid(images, [1, 2], [1, 3], probabilities=[0.5, 0.97])
+    assert fig.axes[1].get_title() == "true 2 / pred 3\np = 0.97"
+    with pytest.raises(ValueError, match="probabilities must be 2 numbers in"):
+        plotting.digit_grid(images, [1, 2], [1, 3], probabilities=[0.5, 1.5])
+
+
 # ------------------------------------------------------- nbA: boundary line, histograms ---
 
 def test_decision_boundary_contour_draws_the_predicted_boundary():
