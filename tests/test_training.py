@@ -616,7 +616,7 @@ def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
     assert len(document["runs"]) >= 12
     for item in document["runs"]:
         config, running = item["config"], item["history"]["running_loss"]
-        net = MLP(784, config["n_hidden"], 10, seed=config["seed"])
+        net = MLP(784, config["n_hidden"], 10, seed=config["seed"], init=config.get("init", "glorot"))
         rule = DivergenceRule.for_network(net, x, y)
         assert all(rule.check(running[:i]) is None for i in range(1, len(running) + 1)), config
         assert all(rule.check_epoch(loss, net) is None for loss in item["history"]["train_loss"])
