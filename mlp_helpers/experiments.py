@@ -25,22 +25,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import multiprocessing
-import os
-import threading
+import os  # noqa: F401 (test_save_results_is_atomic patches os.replace as experiments.os.replace)
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 
 from ._checks import check_factors, check_flag, check_positive_float, check_positive_int, check_seed
 from ._io import atomic_write
-from .blas import BLAS_THREAD_VARS, single_thread_workers  # noqa: F401 (BLAS_THREAD_VARS: re-exported)
+from .blas import BLAS_THREAD_VARS  # noqa: F401 (re-exported)
 from .tables import (REPORT, choose_lr, choose_setting, comparison_table, epoch_mean_std,  # noqa: F401
                      epoch_table, final_metrics, format_table, histories_by_lr, report_numbers,
                      sampling_error, settings, summarize, summary_table)  # (re-exported: ex.<name>)
 from .training import sgd_as_printed  # noqa: F401 (re-exported: notebook 04 calls ex.sgd_as_printed)
+from .workers import EpochProgress, train_in_processes
 
 __all__ = [
     "RunConfig",
@@ -274,85 +272,17 @@ class Runs(dict):
     workers = 1
 
 
-# Each worker process holds the data it was given once, at start-up (None: load MNIST),
-# and a queue on which it reports every finished epoch (None: no progress bar).
-_WORKER_DATA = None
-_WORKER_EPOCHS = None
-# Seconds between two looks of a worker's watchdog at its parent process.
-WATCHDOG_INTERVAL = 0.5
-
-
-def _watch_parent(parent_pid):
-    """A worker's watchdog: end the worker as soon as the process that started it is gone.
-
-    When the parent is killed outright (a kernel restart, the OOM killer), nothing tells
-    its pool; the worker is handed to another parent (its parent pid changes), and
-    without this would train the remaining runs and then wait for work forever.
-    """
-    while True:
-        time.sleep(WATCHDOG_INTERVAL)
-        if os.getppid() != parent_pid:
-            os._exit(1)             # no clean-up to do: results go nowhere now
-
-
-def _init_worker(data, parent_pid, epochs_queue=None):
-    global _WORKER_DATA, _WORKER_EPOCHS
-    _WORKER_DATA, _WORKER_EPOCHS = data, epochs_queue
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
-                     name="run_many-parent-watchdog").start()
-
-
-def _report_epoch(event, history):
-    """train's callback in a worker: one message per finished epoch (never stops training)."""
-    if event == "epoch" and _WORKER_EPOCHS is not None:
-        _WORKER_EPOCHS.put(1)
-
-
-def _run_in_worker(config):
-    return train_run(config, _WORKER_DATA, callback=_report_epoch)  # (net, history): ~1 MB back
-
-
-def _cost(config):
-    """Examples a run steps through, roughly: the longest runs are started first."""
-    return config.epochs * (config.n_train or 60_000)
-
-
-class _Progress:
-    """A tqdm.auto bar of the epochs (and runs) done, or nothing when progress is off."""
-
-    def __init__(self, progress, configs):
-        self.bar = None
-        if progress and configs:
-            from tqdm.auto import tqdm
-
-            self.runs, self.done = len(configs), 0
-            self.bar = tqdm(total=sum(config.epochs for config in configs), unit="epoch",
-                            desc=f"training {self.runs} run{'s' * (self.runs > 1)}")
-
-    def epochs(self, n=1):
-        if self.bar is not None and n:
-            self.bar.update(n)
-
-    def run_done(self):
-        if self.bar is not None:
-            self.done += 1
-            self.bar.set_postfix_str(f"{self.done}/{self.runs} runs done")
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 def run_many(configs, data=None, workers=2, done=None, progress=False):
     """Train every distinct config once, in up to ``workers`` processes.
 
     Per-example SGD is a long chain of small, single-threaded steps, so on a machine
     with 2 cores two processes (each capped at one BLAS thread) roughly halve the
     wall time of a batch of runs. Runs are independent and seeded, so the result does
-    not depend on ``workers``. Workers are started with 'spawn': in a script (not a
-    notebook), call run_many under ``if __name__ == "__main__":``. If this process is
-    killed (a kernel restart, an out-of-memory kill), each worker notices within
-    WATCHDOG_INTERVAL seconds that its parent is gone and exits.
+    not depend on ``workers``. Workers are started with 'spawn' (see
+    :mod:`mlp_helpers.workers`): in a script (not a notebook), call run_many under
+    ``if __name__ == "__main__":``. If this process is killed (a kernel restart, an
+    out-of-memory kill), each worker notices within ``workers.WATCHDOG_INTERVAL``
+    seconds that its parent is gone and exits.
 
     Args:
         configs: iterable of RunConfig; duplicates are trained once.
@@ -387,7 +317,7 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
     nets = {config: done_nets[config] for config in histories if config in done_nets}
 
     n_proc = min(workers, len(todo))
-    bar = _Progress(progress, todo)
+    bar = EpochProgress(progress, todo)
     try:
         if n_proc <= 1:
             # (the callback only when there is a bar: train_run's two-argument form stays the plain one)
@@ -397,7 +327,8 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
                 nets[config], histories[config] = train_run(config, data, **extra)
                 bar.run_done()
         else:
-            _train_in_workers(todo, data, n_proc, nets, histories, bar)
+            for config, (net, history) in train_in_processes(train_run, todo, data, n_proc, bar).items():
+                nets[config], histories[config] = net, history
     finally:
         bar.close()
 
@@ -409,34 +340,6 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
     runs.seconds = time.perf_counter() - start
     runs.workers = max(n_proc, 1)
     return runs
-
-
-def _train_in_workers(todo, data, n_proc, nets, histories, bar):
-    """Train ``todo`` in ``n_proc`` spawned processes; fill ``nets`` and ``histories``."""
-    # 'spawn' starts clean interpreters: safe from a Jupyter kernel (no forked
-    # threads), and they read the one-thread BLAS environment before numpy loads.
-    context = multiprocessing.get_context("spawn")
-    epochs_queue = context.SimpleQueue() if bar.bar is not None else None
-    with single_thread_workers(), ProcessPoolExecutor(
-            max_workers=n_proc, mp_context=context,
-            initializer=_init_worker, initargs=(data, os.getpid(), epochs_queue)) as pool:
-        futures = {config: pool.submit(_run_in_worker, config)
-                   for config in sorted(todo, key=_cost, reverse=True)}
-        try:
-            pending = set(futures.values())
-            while pending:
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                while epochs_queue is not None and not epochs_queue.empty():
-                    bar.epochs(epochs_queue.get())
-                for future in finished:
-                    future.result()        # a failed run raises here, at once
-                    bar.run_done()
-            for config in todo:
-                nets[config], histories[config] = futures[config].result()
-        except BaseException:
-            for future in futures.values():
-                future.cancel()
-            raise
 
 
 # --------------------------------------------------------------------------- one experiment's runs
