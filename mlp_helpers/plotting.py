@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.ticker import LogLocator, NullFormatter
 
-from ._checks import check_inputs, check_labels, check_positive_int
+from ._checks import check_flag, check_inputs, check_labels, check_positive_int
 from ._io import atomic_write
 
 __all__ = [
@@ -1051,8 +1051,7 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
     if pred.min() < 0:
         raise ValueError(f"model returned negative class labels (min {int(pred.min())})")
     palette = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
-    if not isinstance(contour, (bool, np.bool_)):
-        raise ValueError(f"contour must be True or False, got {contour!r}")
+    contour = check_flag(contour, "contour")
 
     if boundary is not None:
         pts = np.asarray(boundary() if callable(boundary) else boundary, dtype=np.float64)
