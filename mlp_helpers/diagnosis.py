@@ -23,7 +23,7 @@ RTOL, ATOL = 1e-4, 1e-6
 """An entry passes when |obtained - expected| <= ATOL + RTOL |expected|.
 
 Loose enough for a float32 implementation (relative rounding ~1e-7) and for the
-finite differences (error ~1e-10 here); every mistake listed above is off by far
+finite differences (error ~1e-10 here); every mistake the checks name is off by far
 more on the cases used (entries of size ~0.01 to 1).
 """
 
