@@ -24,7 +24,8 @@ __version__ = "0.1.0"
 # submodules imported on first use (each imports matplotlib, ipywidgets, nbformat or
 # multiprocessing, or is only needed by some notebooks)
 _ON_FIRST_USE = ("plotting", "widgets", "explorer_runs", "explorer_view", "release", "experiments",
-                 "tables", "workers", "checks", "diagnosis", "gradnoise", "mnist_sources", "numpy_pickle", "blas")
+                 "tables", "workers", "runconfig", "results", "paths", "checks", "diagnosis", "gradnoise",
+                 "mnist_sources", "numpy_pickle", "blas")
 
 __all__ = ["History", "MLP", "grad_check", "load_mnist", "load_synth", "train",
            "scalar", "data", "network", "training", "gradcheck", *_ON_FIRST_USE]

@@ -3,9 +3,10 @@
 Usage (from the repository root)::
 
     python -m mlp_helpers.release                 # notebooks/*.ipynb -> release/
+    python -m mlp_helpers.release --lab           # ... and open it in JupyterLab (kept if it exists)
     python -m mlp_helpers.release OUTDIR --notebooks notebooks/01_derivatives.ipynb ...
     python -m mlp_helpers.release OUTDIR --force  # replace a non-empty OUTDIR
-    python -m mlp_helpers.release --nbgrader-course COURSE   # an nbgrader course dir instead
+    python -m mlp_helpers.release --nbgrader-course COURSE --assignment mlp   # for nbgrader
 
 The markers are nbgrader's, so the same solution notebooks work with nbgrader too:
 
@@ -24,9 +25,18 @@ error naming the notebook, the cell index and the line.
 Every output and execution count is cleared, and the notebook's saved widget state is
 dropped, so nothing computed by a solution survives in the release. The release is
 built in a temporary folder beside OUTDIR and renamed into place only when every
-notebook has been written: a failure leaves no half-written OUTDIR behind.
+notebook has been written: a failure leaves no half-written OUTDIR behind (nor any
+folder the tool created for it). A filesystem error (read-only, disk full, a parent
+that is a file) is reported in one line that names the path.
+
+``--nbgrader-course COURSE`` writes, instead, what nbgrader needs to grade these
+notebooks: COURSE/source/ASSIGNMENT/ (the solution notebooks with nbgrader's cell
+metadata, hidden tests kept for nbgrader to strip; the published runs in results/,
+which notebook 04 reads instead of training when nbgrader runs it) and
+COURSE/nbgrader_config.py (the cell timeout), see docs/instructors.md.
 """
 import argparse
+import contextlib
 import copy
 import os
 import shutil
@@ -34,10 +44,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import nbformat
 
-__all__ = ["ReleaseError", "NotebookReport", "release_notebook", "release", "prepare_nbgrader", "main"]
+__all__ = ["ReleaseError", "NotebookReport", "CourseReport", "release_notebook", "release",
+           "prepare_nbgrader", "main"]
 
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -58,16 +70,38 @@ class NotebookReport:
     name: str
     code_exercises: int = 0       # code solution regions (and whole solution cells)
     written_exercises: int = 0    # markdown solution regions
-    hidden_tests: int = 0         # hidden-test blocks removed
+    hidden_tests: int = 0         # hidden-test blocks (removed by a release, kept for nbgrader)
+    test_cells: Optional[int] = None   # nbgrader route: autograded test cells; None for a release
 
     @property
     def exercises(self):
         return self.code_exercises + self.written_exercises
 
     def __str__(self):
-        hidden = f", {self.hidden_tests} hidden test block{'s' * (self.hidden_tests != 1)} removed"
-        return (f"{self.name}: {self.exercises} exercise{'s' * (self.exercises != 1)} "
-                f"({self.code_exercises} code, {self.written_exercises} written){hidden}")
+        head = (f"{self.name}: {self.exercises} exercise{'s' * (self.exercises != 1)} "
+                f"({self.code_exercises} code, {self.written_exercises} written)")
+        blocks = f"{self.hidden_tests} hidden test block{'s' * (self.hidden_tests != 1)}"
+        if self.test_cells is None:
+            return f"{head}, {blocks} removed"
+        tests = f"{self.test_cells} autograded test cell{'s' * (self.test_cells != 1)}"
+        if not self.hidden_tests:
+            return f"{head}, {tests}"
+        return f"{head}, {tests}; {blocks} kept for nbgrader generate_assignment to strip"
+
+
+@dataclass
+class CourseReport:
+    """What ``prepare_nbgrader`` wrote.
+
+    reports: a NotebookReport per notebook; target: COURSE/source/ASSIGNMENT;
+    results: (json path, npz path, number of runs) of the published runs copied, or None;
+    config: "written", "kept" (the course had its own nbgrader_config.py), or
+    "kept, lacks c.Execute.timeout" (its own, without the setting grading needs).
+    """
+    reports: list
+    target: Path
+    results: Optional[tuple]
+    config: str
 
 
 # --------------------------------------------------------------------------------------
@@ -206,30 +240,86 @@ def _write_notebook(nb, path):
     nbformat.write(nb, str(path))
 
 
-def _write_atomically(outdir, write_all):
-    """Run write_all(tmpdir), then move tmpdir to outdir (replacing it); clean up on failure."""
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
+def _make_dirs(folder, target=None):
+    """Create ``folder`` and its missing parents; return the folders created, outermost first.
+
+    ReleaseError (naming ``target``, default ``folder``) if one of the parents is a file. If creating one fails, the ones
+    already created are removed again and the OSError propagates.
+    """
+    folder = Path(folder)
+    missing, f = [], folder
+    while not f.exists() and not f.is_symlink():
+        missing.append(f)
+        f = f.parent
+    if not f.is_dir():
+        raise ReleaseError(f"cannot create {target or folder}: {f} is a file, not a folder")
+    created = []
     try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except BaseException:
+        _remove_dirs(created)
+        raise
+    return created
+
+
+def _remove_dirs(created):
+    """Remove the folders ``_make_dirs`` created (innermost first), if they are still empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def _write_atomically(outdir, write_all, files=()):
+    """Run write_all(tmpdir), then move tmpdir to outdir (replacing it); clean up on failure.
+
+    ``files``: optional (text, path) pairs of *new* files (none may exist yet) written
+    with the folder: each goes to a temporary file first and is renamed into place right
+    after the folder, so that the folder and the files appear together or not at all.
+    Folders created for ``outdir`` are removed again on failure.
+    """
+    outdir = Path(outdir)
+    created = _make_dirs(outdir.parent, outdir)
+    tmp, old, moved_in, pending, placed = None, None, False, [], []
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
         write_all(tmp)
         os.chmod(tmp, 0o755)             # mkdtemp makes it 0700
-        old = None
+        for text, path in files:
+            fd, name = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=Path(path).parent)
+            pending.append((Path(name), Path(path)))
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(name, 0o644)
         if outdir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
             os.rmdir(old)
             os.rename(outdir, old)
-        try:
-            os.rename(tmp, outdir)
-        except OSError:
-            if old is not None:
-                os.rename(old, outdir)   # put the previous release back
-            raise
-        if old is not None:
-            shutil.rmtree(old)
+        os.rename(tmp, outdir)
+        moved_in = True
+        for name, path in pending:
+            os.rename(name, path)        # a rename in one folder: it cannot run out of space
+            placed.append(path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for path in placed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        for name, _ in pending:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        if moved_in:
+            shutil.rmtree(outdir, ignore_errors=True)
+        elif tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not outdir.exists():
+            os.rename(old, outdir)       # put the previous release back
+        _remove_dirs(created)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)   # the previous release, replaced
 
 
 def release(notebooks, outdir="release", force=False):
@@ -262,6 +352,45 @@ def release(notebooks, outdir="release", force=False):
 # The nbgrader route: a course folder whose source notebooks carry nbgrader's cell metadata
 # --------------------------------------------------------------------------------------
 
+# Seconds a cell may run under `nbgrader autograde` before it is interrupted (nbgrader's
+# default, 30 s, is what threw every submission away when notebook 04 trained for real).
+CELL_TIMEOUT = 120
+PUBLISHED_RESULTS = "mnist_experiments.json"   # and the .npz of the same name beside it
+CONFIG_NAME = "nbgrader_config.py"
+CONFIG_TEXT = f'''"""nbgrader settings for the mlp-from-scratch course.
+
+Written by `python -m mlp_helpers.release --nbgrader-course`, only when the course had
+no {CONFIG_NAME}: edit it freely, the release tool will not overwrite it.
+"""
+import os
+
+c = get_config()  # noqa: F821 (nbgrader provides it)
+
+c.CourseDirectory.course_id = "mlp-from-scratch"
+
+# Seconds a cell may run before nbgrader interrupts it and goes on with the next cell
+# (nbgrader's default is 30). Under nbgrader (it sets NBGRADER_EXECUTION in the kernels it
+# starts) notebook 04 does not train its MNIST runs: mlp_helpers.experiments.run_many
+# reads the published runs from results/{PUBLISHED_RESULTS} (and .npz) of the
+# assignment. With a correct solution the slowest cell then takes a few seconds; the
+# margin is for slow student code on a busy machine. An endless loop costs this long.
+c.Execute.timeout = {CELL_TIMEOUT}
+
+# One BLAS thread per notebook kernel (the kernels inherit this process's environment).
+# The graded cells are small; on a busy machine two BLAS threads per kernel spin-wait
+# for each other: measured on the shared 2-core machine, one student took 66 s with one
+# thread against 97 s with two while other jobs ran, and 53 s against 56 s when it was
+# nearly idle. Set a variable yourself to choose otherwise.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+# The published runs (results/*.npz, about 1 MB a network) must be copied with the
+# assignment: nbgrader skips files above this size (kB; nbgrader's default, 100 MB).
+c.CourseDirectory.max_file_size = 100000
+'''
+CONFIG_NEEDS = ("c.Execute.timeout",)
+
+
 def _nbgrader_metadata(cell, grade_id):
     """nbgrader cell metadata for a cell, from its markers; None for an ordinary cell."""
     text = cell.source
@@ -281,39 +410,117 @@ def _nbgrader_metadata(cell, grade_id):
     return meta
 
 
-def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False):
-    """Lay out an nbgrader course folder: COURSE/source/ASSIGNMENT/*.ipynb with nbgrader metadata.
+def _uses_experiments(nb):
+    """True if a code cell of ``nb`` uses mlp_helpers.experiments (so it may train MNIST runs)."""
+    return any(cell.cell_type == "code" and "experiments" in cell.source for cell in nb.cells)
 
-    Marked cells get nbgrader's cell metadata (solution cells, autograded test cells
+
+def _default_results(notebooks):
+    """results/mnist_experiments.json of the course root the first notebook belongs to."""
+    from .paths import course_root
+
+    folder = Path(notebooks[0]).resolve().parent if notebooks else Path.cwd()
+    return course_root(folder) / "results" / PUBLISHED_RESULTS
+
+
+def _check_published(results, needed_by):
+    """(json path, npz path, number of runs): the published runs, complete with their networks."""
+    from .experiments import load_results
+
+    results = Path(results)
+    npz = results.with_suffix(".npz")
+    hint = (f"run {needed_by} (the solution notebook saves its runs and networks there), "
+            f"or pass --results PATH")
+    if not results.is_file():
+        raise ReleaseError(f"{needed_by} runs its MNIST experiments through mlp_helpers.experiments; "
+                           f"under nbgrader they are read from the published results instead of "
+                           f"trained, but {results} does not exist: {hint}")
+    try:
+        runs, _ = load_results(results)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ReleaseError(f"{results}: not readable as published results ({e})") from None
+    missing = [config for config in runs if config not in runs.nets]
+    if missing:
+        state = "does not exist" if not npz.is_file() else f"lacks {len(missing)} of the {len(runs)}"
+        raise ReleaseError(f"the networks of the published runs: {npz} {state}"
+                           f"{' networks' if npz.is_file() else ''} (first missing: {missing[0]}; "
+                           f"a network counts only beside the history it was trained with): {hint}")
+    return results, npz, len(runs)
+
+
+def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, results=None):
+    """Lay out an nbgrader course folder: COURSE/source/ASSIGNMENT/ with nbgrader metadata.
+
+    Marked cells get nbgrader's cell metadata (solution cells; autograded test cells
     = code cells with a HIDDEN TESTS block or the tag ``autograde``, 1 point each;
     written answers, 1 point each, graded by hand), so ``nbgrader generate_assignment``
-    and ``nbgrader autograde`` work on the kit's notebooks unchanged. Also writes a
-    minimal ``nbgrader_config.py`` if there is none.
-    Returns the list of :class:`NotebookReport` (checked with the same marker rules).
+    and ``nbgrader autograde`` work on the kit's notebooks unchanged. The hidden tests
+    stay in the source notebooks: ``generate_assignment`` strips them from the
+    student version and ``autograde`` puts them back.
+
+    If a notebook uses ``mlp_helpers.experiments``, the published runs (``results``, by
+    default the repository's ``results/mnist_experiments.json``, and the .npz of their
+    networks beside it) are copied to COURSE/source/ASSIGNMENT/results/: under nbgrader
+    the notebook reads them instead of training (see ``experiments.run_many``).
+    Writes COURSE/nbgrader_config.py (cell timeout, course id) if there is none.
+
+    Args:
+        notebooks: paths of solution notebooks; course_dir: the course folder;
+        assignment: nbgrader's assignment name; force: replace an existing
+        COURSE/source/ASSIGNMENT/; results: path of the published results JSON.
+    Returns:
+        :class:`CourseReport`.
+    Raises:
+        ReleaseError (bad markers, missing results, the target in the way); OSError
+        from the filesystem. Nothing is written then.
     """
+    if not isinstance(assignment, str) or not assignment or Path(assignment).name != assignment \
+            or assignment.startswith("."):
+        raise ReleaseError(f"--assignment must be a plain folder name such as 'mlp', got {assignment!r}")
     sources = _read_all(notebooks)
     course = Path(course_dir)
+    if course.exists() and not course.is_dir():
+        raise ReleaseError(f"COURSE {course} exists and is not a folder")
     target = course / "source" / assignment
     _check_outdir(target, [p for p, _ in sources], force)
+
     prepared, reports = [], []
     for p, nb in sources:
-        reports.append(release_notebook(nb, p.name)[1])      # validates the markers
+        report = release_notebook(nb, p.name)[1]      # validates the markers
         nb = copy.deepcopy(nb)
+        report.test_cells = 0
         for index, cell in enumerate(nb.cells):
             meta = _nbgrader_metadata(cell, f"{p.stem}-{cell.get('id') or index}")
             if meta is not None:
                 cell.metadata["nbgrader"] = meta
+                report.test_cells += cell.cell_type == "code" and meta["grade"]
         prepared.append((p.name, nb))
+        reports.append(report)
+
+    needed_by = next((p.name for p, nb in sources if _uses_experiments(nb)), None)
+    published = None
+    if needed_by is not None:
+        published = _check_published(results or _default_results([p for p, _ in sources]), needed_by)
+
+    config_path = course / CONFIG_NAME
+    if config_path.exists():
+        text = config_path.read_text(encoding="utf-8", errors="replace")
+        lacking = [need for need in CONFIG_NEEDS if need not in text]
+        config = "kept" + (f", lacks {', '.join(lacking)}" if lacking else "")
+        files = ()
+    else:
+        config, files = "written", ((CONFIG_TEXT, config_path),)
 
     def write_all(folder):
         for name, nb in prepared:
             _write_notebook(nb, folder / name)
+        if published is not None:
+            (folder / "results").mkdir()
+            for path in published[:2]:
+                shutil.copyfile(path, folder / "results" / path.name)
 
-    _write_atomically(target, write_all)
-    config = course / "nbgrader_config.py"
-    if not config.exists():
-        config.write_text('c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = "mlp-from-scratch"\n')
-    return reports
+    _write_atomically(target, write_all, files)
+    return CourseReport(reports, target, published, config)
 
 
 # --------------------------------------------------------------------------------------
@@ -326,8 +533,49 @@ def _default_notebooks():
     return sorted(folder.glob("*.ipynb"))
 
 
+def _summary(reports, dest, what="Released"):
+    total = sum(r.exercises for r in reports)
+    lines = [f"{what} {len(reports)} notebook{'s' * (len(reports) != 1)} with {total} exercises to {dest}/:"]
+    lines += [f"  {r}" for r in reports]
+    return lines
+
+
+def _nbgrader_summary(done, course, assignment):
+    reports, target = done.reports, done.target
+    lines = _summary(reports, target, "Prepared")
+    tests = sum(r.test_cells for r in reports)
+    hidden = sum(r.hidden_tests for r in reports)
+    lines.append(f"Grading: {tests} autograded test cells, 1 point each; their {hidden} hidden test blocks "
+                 f"stay in the source for nbgrader (generate_assignment strips them, autograde puts them back).")
+    if done.results is not None:
+        json_path, npz, n = done.results
+        lines.append(f"Published runs: {n} runs and their networks ({json_path.name}, {npz.name}, "
+                     f"{npz.stat().st_size / 1e6:.1f} MB) copied to {target}/results/; under nbgrader "
+                     f"the experiments read them instead of training.")
+    config = Path(course) / CONFIG_NAME
+    if done.config == "written":
+        lines.append(f"Wrote {config} (course id, {CELL_TIMEOUT} s per cell).")
+    elif done.config == "kept":
+        lines.append(f"Kept the existing {config}.")
+    else:
+        lines.append(f"Kept the existing {config}; it does not set c.Execute.timeout: nbgrader's "
+                     f"30 s per cell may be too short, add c.Execute.timeout = {CELL_TIMEOUT}.")
+    lines.append(f"Next: cd {course} && nbgrader generate_assignment {assignment}")
+    return lines
+
+
+def _open_in_lab(folder):
+    """Start JupyterLab on ``folder`` (this Python's); its exit code."""
+    import subprocess
+
+    try:
+        return subprocess.call([sys.executable, "-m", "jupyterlab", str(folder)])
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv=None):
-    """``python -m mlp_helpers.release [OUTDIR] [--notebooks ...] [--force]``; returns the exit code."""
+    """``python -m mlp_helpers.release [OUTDIR] [--notebooks ...] [--force] [--lab]``; the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m mlp_helpers.release",
         description="Build the student release: solutions replaced by stubs, hidden tests removed, "
@@ -337,28 +585,41 @@ def main(argv=None):
     parser.add_argument("--notebooks", nargs="+", metavar="NB",
                         help="solution notebooks to release (default: notebooks/*.ipynb)")
     parser.add_argument("--force", action="store_true", help="replace a non-empty OUTDIR")
+    parser.add_argument("--lab", action="store_true",
+                        help="then open OUTDIR in JupyterLab; an OUTDIR that exists already holds "
+                             "your work and is opened as it is (not rebuilt, unless --force)")
     parser.add_argument("--nbgrader-course", metavar="COURSE",
                         help="instead of a release, write COURSE/source/ASSIGNMENT/ with nbgrader "
-                             "metadata, for `nbgrader generate_assignment` (OUTDIR is then ignored)")
+                             "metadata and the published runs, and COURSE/nbgrader_config.py, for "
+                             "`nbgrader generate_assignment` (OUTDIR is then ignored)")
     parser.add_argument("--assignment", default="mlp", help="nbgrader assignment name (default: mlp)")
+    parser.add_argument("--results", metavar="JSON",
+                        help="with --nbgrader-course: the published runs (default: "
+                             "results/mnist_experiments.json of the repository, and the .npz beside it)")
     args = parser.parse_args(argv)
+    if args.lab and args.nbgrader_course:
+        parser.error("--lab opens a student release; it does not go with --nbgrader-course")
     notebooks = args.notebooks or _default_notebooks()
+    dest = Path(args.nbgrader_course) / "source" / args.assignment if args.nbgrader_course else Path(args.outdir)
     try:
         if args.nbgrader_course:
-            reports = prepare_nbgrader(notebooks, args.nbgrader_course, args.assignment, args.force)
-            dest = Path(args.nbgrader_course) / "source" / args.assignment
+            done = prepare_nbgrader(notebooks, args.nbgrader_course, args.assignment, args.force,
+                                    args.results)
+            lines = _nbgrader_summary(done, args.nbgrader_course, args.assignment)
+        elif args.lab and not args.force and dest.is_dir() and any(dest.iterdir()):
+            lines = [f"{dest}/ exists: opening it as it is (your work is kept; to start afresh, "
+                     f"move it away or pass --force)."]
         else:
-            reports = release(notebooks, args.outdir, args.force)
-            dest = Path(args.outdir)
+            lines = _summary(release(notebooks, dest, args.force), dest)
     except ReleaseError as e:
         print(f"release: error: {e}", file=sys.stderr)
         return 2
-    total = sum(r.exercises for r in reports)
-    print(f"Released {len(reports)} notebook{'s' * (len(reports) != 1)} with {total} exercises to {dest}/:")
-    for r in reports:
-        print(f"  {r}")
-    if args.nbgrader_course:
-        print(f"Next: cd {args.nbgrader_course} && nbgrader generate_assignment {args.assignment}")
+    except OSError as e:       # read-only, disk full, permissions: one line, nothing left behind
+        print(f"release: error: cannot write {dest}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    if args.lab:
+        return _open_in_lab(dest)
     return 0
 
 

@@ -314,7 +314,7 @@ def test_results_json_roundtrip(tmp_path, synth):
     runs = experiments.run_many([small(0.5, seed=0), small(0.5, seed=1)], synth, workers=1)
     path = experiments.save_results(tmp_path / "out" / "results.json", runs,
                                     chosen_lr=np.float64(0.5), final={"test_acc": np.float32(0.75)})
-    assert sorted(os.listdir(path.parent)) == ["results.json"]  # no temporary file left
+    assert sorted(os.listdir(path.parent)) == ["results.json", "results.npz"]  # + nets; no temp file
     assert path.stat().st_mode & 0o777 == 0o644                  # readable by others, like any file
     document = json.loads(path.read_text())
     assert document["chosen_lr"] == 0.5 and document["final"] == {"test_acc": 0.75}

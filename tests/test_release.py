@@ -1,5 +1,8 @@
 """The student release: solutions and hidden tests out, outputs cleared, written atomically."""
+import errno
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -230,8 +233,10 @@ def test_missing_and_duplicate_notebooks(tmp_path):
 
 def test_prepare_nbgrader_marks_cells(tmp_path):
     course = tmp_path / "course"
-    reports = rel.prepare_nbgrader([FIXTURE], course, assignment="hw")
-    assert reports[0].exercises == 4
+    done = rel.prepare_nbgrader([FIXTURE], course, assignment="hw")
+    reports = done.reports
+    assert reports[0].exercises == 4 and reports[0].test_cells == 2 and reports[0].hidden_tests == 2
+    assert done.target == course / "source" / "hw" and done.results is None and done.config == "written"
     nb = nbformat.read(course / "source" / "hw" / FIXTURE.name, as_version=4)
     meta = {i: c.metadata.get("nbgrader") for i, c in enumerate(nb.cells)}
     assert meta[3]["solution"] is True and meta[3]["grade"] is False          # code exercise
@@ -242,3 +247,222 @@ def test_prepare_nbgrader_marks_cells(tmp_path):
     assert len(set(ids)) == len(ids) == 6
     assert "course_id" in (course / "nbgrader_config.py").read_text()
     assert "BEGIN SOLUTION" in nb.cells[3].source                              # solutions kept
+
+
+def test_nbgrader_summary_says_hidden_tests_are_kept(tmp_path, capsys):
+    course = tmp_path / "course"
+    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw", "--notebooks", str(FIXTURE)]) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert out[0] == f"Prepared 1 notebook with 4 exercises to {course / 'source' / 'hw'}/:"
+    assert out[1] == ("  classroom_sample.ipynb: 4 exercises (3 code, 1 written), 2 autograded test cells; "
+                      "2 hidden test blocks kept for nbgrader generate_assignment to strip")
+    assert out[2] == ("Grading: 2 autograded test cells, 1 point each; their 2 hidden test blocks stay in the "
+                      "source for nbgrader (generate_assignment strips them, autograde puts them back).")
+    assert out[3] == f"Wrote {course / 'nbgrader_config.py'} (course id, {rel.CELL_TIMEOUT} s per cell)."
+    assert out[4] == f"Next: cd {course} && nbgrader generate_assignment hw"
+    assert not any("removed" in line for line in out)
+    nb = nbformat.read(course / "source" / "hw" / FIXTURE.name, as_version=4)
+    assert sum("BEGIN HIDDEN TESTS" in c.source for c in nb.cells) == 2          # kept, for nbgrader
+
+
+def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path, capsys, monkeypatch):
+    blas = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    for var in blas:
+        monkeypatch.delenv(var, raising=False)   # the file sets them: restored after the test
+    course = tmp_path / "course"
+    rel.prepare_nbgrader([FIXTURE], course, assignment="hw")
+    config = (course / "nbgrader_config.py").read_text()
+    namespace = {}
+
+    class Config(dict):          # what nbgrader's get_config() returns, as far as the file needs
+        def __getattr__(self, name):
+            return self.setdefault(name, Config())
+
+        def __setattr__(self, name, value):
+            self[name] = value
+
+    exec(compile(config, "nbgrader_config.py", "exec"), {"get_config": lambda: namespace.setdefault("c", Config())})
+    c = namespace["c"]
+    assert c.Execute.timeout == rel.CELL_TIMEOUT >= 60
+    assert c.CourseDirectory.course_id == "mlp-from-scratch"
+    assert [os.environ[var] for var in blas] == ["1", "1", "1"]     # inherited by the kernels
+
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 600\n")
+    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw2", "--notebooks", str(FIXTURE)]) == 0
+    assert f"Kept the existing {course / 'nbgrader_config.py'}." in capsys.readouterr().out
+    assert (course / "nbgrader_config.py").read_text() == "c = get_config()\nc.Execute.timeout = 600\n"
+
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw3", "--notebooks", str(FIXTURE)]) == 0
+    assert "it does not set c.Execute.timeout" in capsys.readouterr().out
+
+
+# ---- the published runs, for notebooks that use mlp_helpers.experiments --------------------
+
+@pytest.fixture
+def experiments_notebook(tmp_path):
+    """A flat course folder: exp.ipynb (it uses experiments), results/ beside it (empty)."""
+    (tmp_path / "results").mkdir()
+    return _write(tmp_path, "exp.ipynb",
+                  _notebook("from mlp_helpers import experiments as ex\nruns = ex.run_many([])"))
+
+
+def _publish(results_json, with_nets=True):
+    from mlp_helpers import experiments as ex, load_synth
+
+    data = load_synth(num_train=60, num_val=20, seed=0)
+    runs = ex.run_many([ex.RunConfig(lr=0.5, epochs=1, n_hidden=3)], data, workers=1)
+    if not with_nets:
+        runs.nets = {}
+    return ex.save_results(results_json, runs)
+
+
+def test_nbgrader_course_needs_the_published_runs(tmp_path, experiments_notebook, capsys):
+    course = tmp_path / "course"
+    args = ["--nbgrader-course", str(course), "--notebooks", str(experiments_notebook)]
+    assert rel.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("release: error: exp.ipynb runs its MNIST experiments through mlp_helpers.experiments")
+    assert f"{tmp_path / 'results' / 'mnist_experiments.json'} does not exist" in err and err.count("\n") == 1
+    assert not course.exists()
+
+    _publish(tmp_path / "results" / "mnist_experiments.json", with_nets=False)
+    assert rel.main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'results' / 'mnist_experiments.npz'} does not exist" in err and "RunConfig(lr=0.5" in err
+    assert not course.exists()
+
+    _publish(tmp_path / "results" / "mnist_experiments.json")
+    assert rel.main(args) == 0
+    assert "Published runs: 1 runs and their networks (mnist_experiments.json, mnist_experiments.npz" \
+        in capsys.readouterr().out
+    copied = course / "source" / "mlp" / "results"
+    assert sorted(p.name for p in copied.iterdir()) == ["mnist_experiments.json", "mnist_experiments.npz"]
+    for name in ("mnist_experiments.json", "mnist_experiments.npz"):
+        assert (copied / name).read_bytes() == (tmp_path / "results" / name).read_bytes()
+
+
+def test_nbgrader_course_takes_results_from_the_option(tmp_path, experiments_notebook):
+    published = _publish(tmp_path / "elsewhere" / "runs.json")
+    done = rel.prepare_nbgrader([experiments_notebook], tmp_path / "course", results=published)
+    assert done.results[0] == published and done.results[2] == 1
+    assert sorted(p.name for p in (tmp_path / "course" / "source" / "mlp" / "results").iterdir()) == \
+        ["runs.json", "runs.npz"]
+
+
+def test_assignment_name_must_be_a_folder_name(tmp_path):
+    for bad in ("", "a/b", "..", ".hidden"):
+        with pytest.raises(ReleaseError, match="--assignment must be a plain folder name"):
+            rel.prepare_nbgrader([FIXTURE], tmp_path / "course", assignment=bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- filesystem errors: one line naming the path, nothing half written ----------------------
+
+def _one_line_error(capsys):
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+    assert "Traceback" not in captured.err
+    return captured.err.strip()
+
+
+@pytest.mark.parametrize("route", ["release", "nbgrader"])
+def test_a_parent_that_is_a_file(tmp_path, capsys, route):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    target = blocker / "sub" / "out"
+    args = ([str(target)] if route == "release" else ["--nbgrader-course", str(target)]) + \
+        ["--notebooks", str(FIXTURE)]
+    assert rel.main(args) == 2
+    where = target if route == "release" else target / "source" / "mlp"
+    assert _one_line_error(capsys) == f"release: error: cannot create {where}: {blocker} is a file, not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"] and blocker.read_text() == "a file"
+
+
+def test_a_read_only_parent_simulated(tmp_path, capsys, monkeypatch):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(parent / ".release.tmp-x"))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    assert rel.main([str(parent / "a" / "release"), "--notebooks", str(FIXTURE)]) == 1
+    assert _one_line_error(capsys) == f"release: error: cannot write {parent / 'a' / 'release'}: Read-only file system"
+    assert list(parent.iterdir()) == []                   # the folder it made for OUTDIR is gone too
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_parent(tmp_path, capsys):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        assert rel.main([str(parent / "release"), "--notebooks", str(FIXTURE)]) == 1
+        assert _one_line_error(capsys) == f"release: error: cannot write {parent / 'release'}: Permission denied"
+        assert list(parent.iterdir()) == []
+    finally:
+        parent.chmod(0o755)
+
+
+@pytest.mark.parametrize("route", ["release", "nbgrader"])
+def test_disk_full_leaves_nothing(tmp_path, capsys, monkeypatch, route):
+    second = _write(tmp_path, "second.ipynb", _notebook("y = 2"))
+    calls = []
+
+    def full_disk(nb, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        nbformat.write(nb, str(path))
+
+    monkeypatch.setattr(rel, "_write_notebook", full_disk)
+    dest = tmp_path / "dest"
+    target = dest / "out"
+    args = ([str(target)] if route == "release" else ["--nbgrader-course", str(target)]) + \
+        ["--notebooks", str(FIXTURE), str(second)]
+    assert rel.main(args) == 1
+    shown = target if route == "release" else target / "source" / "mlp"
+    assert _one_line_error(capsys) == f"release: error: cannot write {shown}: No space left on device"
+    assert len(calls) == 2 and not dest.exists()          # no OUTDIR, no COURSE, no temp folder
+
+
+def test_disk_full_when_writing_the_config_leaves_nothing(tmp_path, capsys, monkeypatch):
+    real_mkstemp = tempfile.mkstemp
+
+    def full(*args, **kwargs):
+        if ".nbgrader_config.py." in str(kwargs.get("prefix", "")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    course = tmp_path / "course"
+    assert rel.main(["--nbgrader-course", str(course), "--notebooks", str(FIXTURE)]) == 1
+    assert _one_line_error(capsys) == f"release: error: cannot write {course / 'source' / 'mlp'}: No space left on device"
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- --lab: the course from the exercise version, for students who learn alone --------------
+
+def test_lab_builds_the_release_once_and_opens_it(tmp_path, capsys, monkeypatch):
+    opened = []
+    monkeypatch.setattr(rel, "_open_in_lab", lambda folder: opened.append(folder) or 0)
+    out = tmp_path / "release"
+    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--lab"]) == 0
+    assert opened == [out] and (out / FIXTURE.name).is_file()
+    assert capsys.readouterr().out.startswith("Released 1 notebook with 4 exercises")
+
+    work = nbformat.read(out / FIXTURE.name, as_version=4)
+    work.cells[3].source = "# my work"
+    nbformat.write(work, str(out / FIXTURE.name))
+    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--lab"]) == 0      # again: the work is kept
+    assert opened == [out, out]
+    assert nbformat.read(out / FIXTURE.name, as_version=4).cells[3].source == "# my work"
+    assert capsys.readouterr().out == (f"{out}/ exists: opening it as it is (your work is kept; to start "
+                                       f"afresh, move it away or pass --force).\n")
+
+
+def test_lab_does_not_go_with_nbgrader(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        rel.main(["--nbgrader-course", str(tmp_path / "c"), "--lab"])
+    assert "--lab opens a student release" in capsys.readouterr().err

@@ -8,10 +8,11 @@ Builds the release of notebooks/*.ipynb with the command instructors use,
 * each released notebook runs from the top and stops with NotImplementedError at its
   first exercise, every cell before it running cleanly.
 
-The released notebooks run in a copy of the course layout under tmp_path (notebooks/
-beside figures/), so the relative paths they use (../figures/...) never touch the
-repository's files. (That the solution notebooks pass every check is nbval's job:
-they are run in strict mode with the rest of the tests.)
+The released notebooks run as a student runs them: in a copy of the release folder,
+under tmp_path. By the rule of ``mlp_helpers.paths`` a release writes its figures and
+results inside itself, so the repository's figures/ and results/ stay untouched (checked).
+(That the solution notebooks pass every check is nbval's job: they are run in strict
+mode with the rest of the tests.)
 """
 import json
 import re
@@ -134,28 +135,30 @@ def test_no_solution_hidden_test_or_output_survives(release_dir, sources):
     assert [line for line in secret | outputs if len(line) >= 24 and any(line in s for s in released)] == []
 
 
-def _course_copy(tmp_path, release_dir):
-    """tmp/course/notebooks/*.ipynb (the release) beside an empty tmp/course/figures/."""
-    course = tmp_path / "course"
-    (course / "figures").mkdir(parents=True)
-    (course / "notebooks").mkdir()
+def _release_copy(tmp_path, release_dir):
+    """tmp/release/*.ipynb: a copy of the release, flat, as a student gets it."""
+    folder = tmp_path / "release"
+    folder.mkdir()
     for p in release_dir.iterdir():
-        (course / "notebooks" / p.name).write_bytes(p.read_bytes())
-    return course
+        (folder / p.name).write_bytes(p.read_bytes())
+    return folder
+
+
+def _stamps(*folders):
+    return {p: p.stat().st_mtime_ns for folder in folders for p in sorted(folder.glob("*"))}
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_released_notebook_stops_at_its_first_exercise(release_dir, tmp_path, name):
-    course = _course_copy(tmp_path, release_dir[0])
-    nb = nbformat.read(course / "notebooks" / name, as_version=4)
+    folder = _release_copy(tmp_path, release_dir[0])
+    nb = nbformat.read(folder / name, as_version=4)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     first = next(i for i in code if STUB in nb.cells[i].source)
     check = next(i for i in code if i > first)          # the self-check right after it
-    repo_figures = sorted((ROOT / "figures").glob("*"))
-    stamps = {p: p.stat().st_mtime_ns for p in repo_figures}
+    stamps = _stamps(ROOT / "figures", ROOT / "results")
 
     client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(course / "notebooks")}})
+                            resources={"metadata": {"path": str(folder)}})
     with pytest.raises(CellExecutionError) as info:
         client.execute()
     assert info.value.ename == "NotImplementedError"
@@ -166,6 +169,8 @@ def test_released_notebook_stops_at_its_first_exercise(release_dir, tmp_path, na
     assert failed in ([first], [check])
     assert ran == [i for i in code if i <= failed[0]]   # every cell before it ran, none after
     assert nb.cells[failed[0]].outputs[-1]["ename"] == "NotImplementedError"
-    # the run wrote nothing into the repository's figures
-    assert sorted((ROOT / "figures").glob("*")) == repo_figures
-    assert {p: p.stat().st_mtime_ns for p in repo_figures} == stamps
+    # the run wrote nothing into the repository's figures or results, nor beside the release
+    assert _stamps(ROOT / "figures", ROOT / "results") == stamps
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
+    assert not (ROOT / "notebooks" / "figures").exists() or \
+        sorted(p.name for p in (ROOT / "notebooks" / "figures").iterdir()) == ["explorer_tour.png"]

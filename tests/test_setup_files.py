@@ -76,9 +76,11 @@ def _quickstart_commands():
             if line.strip() and not line.strip().startswith("#")]
 
 
-def test_readme_quickstart_is_two_commands_and_ci_runs_them():
-    setup, test = _quickstart_commands()        # exactly two: set up and start; test
+def test_readme_quickstart_is_three_commands_and_ci_runs_them():
+    # exactly three: set up and open the solutions; the exercise version; test
+    setup, exercises, test = _quickstart_commands()
     assert setup == "pip install -r requirements.txt && jupyter lab notebooks/"
+    assert exercises == "python -m mlp_helpers.release --lab"   # tests/test_release.py runs it
     assert test == "pytest"
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     # CI runs the set-up half (quietly; starting JupyterLab is not a test) and the test command

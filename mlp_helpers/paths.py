@@ -1,0 +1,72 @@
+"""Where the notebooks write their figures and results: one rule for every place they run.
+
+The notebooks run in three kinds of folder:
+
+* this repository: ``notebooks/*.ipynb`` beside ``mlp_helpers/``, ``figures/``, ``results/``;
+* a student release: one flat folder of notebooks (``release/``, made by
+  ``python -m mlp_helpers.release``, or nbgrader's ``release/ASSIGNMENT/``);
+* nbgrader's grading folders: ``source/ASSIGNMENT/`` and ``autograded/STUDENT/ASSIGNMENT/``.
+
+**The rule.** The *course root* is the folder of the running notebook, except in the
+repository, where it is the repository (recognised by the notebook folder being called
+``notebooks`` and having the package source ``mlp_helpers/`` beside it). Figures go to
+``ROOT/figures/``, results to ``ROOT/results/``. So a release, or a student's folder
+under nbgrader, keeps everything it writes inside itself: it never writes into the
+repository's ``figures/`` or ``results/``, even when it sits inside the repository.
+
+A figure that a notebook shows is displayed as the output of the cell that makes it
+(not linked from markdown), so it displays however JupyterLab was started, also as
+``jupyter lab notebooks/``, which serves nothing above ``notebooks/``.
+
+The notebook's folder is the kernel's working directory: Jupyter, nbconvert, nbval and
+nbgrader all start a notebook's kernel in the folder of the notebook.
+
+Usage, in a notebook's first cell::
+
+    from mlp_helpers import paths
+    FIGURES = paths.figures_dir()                       # PNGs
+    RESULTS = paths.results_path("mnist_experiments.json")
+"""
+from pathlib import Path
+
+__all__ = ["notebook_dir", "course_root", "figures_dir", "results_path"]
+
+
+def notebook_dir():
+    """The folder of the running notebook: the working directory of its kernel (a Path)."""
+    return Path.cwd()
+
+
+def _is_repository_notebooks(folder):
+    return folder.name == "notebooks" and (folder.parent / "mlp_helpers" / "__init__.py").is_file()
+
+
+def course_root(folder=None):
+    """The folder that holds ``figures/`` and ``results/`` for a notebook in ``folder``.
+
+    Args:
+        folder: the notebook's folder (default: :func:`notebook_dir`).
+    Returns:
+        Path: the repository root for the repository's ``notebooks/``, else ``folder``.
+    """
+    folder = notebook_dir() if folder is None else Path(folder)
+    return folder.parent if _is_repository_notebooks(folder) else folder
+
+
+def figures_dir(folder=None):
+    """``course_root()/figures`` (created if missing), where the course's PNGs are saved."""
+    path = course_root(folder) / "figures"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_path(name="mnist_experiments.json", folder=None):
+    """``course_root()/results/NAME``: a results file (its folder is made when it is written).
+
+    In a folder that nbgrader grades, ``results/mnist_experiments.json`` is the published
+    runs that ship with the assignment (see ``experiments.run_many``).
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name such as 'mnist_experiments.json', got {name!r}")
+    return course_root(folder) / "results" / name
+

@@ -1,0 +1,43 @@
+"""mlp_helpers.paths: one course root for figures and results, wherever the notebooks run."""
+from pathlib import Path
+
+import pytest
+
+from mlp_helpers import paths
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_in_the_repository_the_root_is_the_repository():
+    assert paths.course_root(ROOT / "notebooks") == ROOT
+    assert paths.figures_dir(ROOT / "notebooks") == ROOT / "figures"
+    assert paths.results_path("mnist_experiments.json", ROOT / "notebooks") == ROOT / "results" / "mnist_experiments.json"
+
+
+@pytest.mark.parametrize("layout", ["release", "course/autograded/alice/mlp", "course/source/mlp",
+                                    "somewhere/notebooks"])
+def test_anywhere_else_the_root_is_the_notebook_folder(tmp_path, layout):
+    folder = tmp_path / layout
+    folder.mkdir(parents=True)
+    assert paths.course_root(folder) == folder
+    assert paths.figures_dir(folder) == folder / "figures" and (folder / "figures").is_dir()   # created
+    assert paths.results_path(folder=folder) == folder / "results" / "mnist_experiments.json"
+    assert not (folder / "results").exists()                 # made when a result is written
+
+
+def test_a_release_inside_the_repository_stays_inside_itself():
+    # release/ at the top of the repository: "../figures" would have been the repository's
+    assert paths.course_root(ROOT / "release") == ROOT / "release"
+
+
+def test_the_default_folder_is_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert paths.notebook_dir() == tmp_path and paths.course_root() == tmp_path
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert paths.course_root() == ROOT
+
+
+@pytest.mark.parametrize("bad", ["", "../x.png", "a/b.png"])
+def test_names_are_plain_file_names(tmp_path, bad):
+    with pytest.raises(ValueError, match="must be a plain file name"):
+        paths.results_path(bad, tmp_path)
