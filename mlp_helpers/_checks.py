@@ -1,7 +1,14 @@
-"""Validation at the boundary: one place for the checks every public function shares.
+"""Validation at the boundary: the one place for the argument checks the package shares.
 
-Each check raises ``ValueError`` (``TypeError`` for a wrong kind of object) with a
-message that names the argument, says what it was, and what is allowed.
+Every check raises ``ValueError`` -- for a wrong kind of object as well (a string
+where a number belongs, a list where an array belongs), so a caller catches one
+exception type -- with a message that names the argument, says what it was, and
+what is allowed. On success a check returns the value, converted where it says so.
+
+The checks: :func:`check_flag` (True/False), :func:`check_positive_int`,
+:func:`check_positive_float`, :func:`check_factors` (one per epoch), :func:`check_seed`, :func:`check_label` (one class
+number), :func:`check_labels` (an array of them), :func:`check_inputs` (an (N, D)
+array); :func:`describe` words a value for such a message.
 """
 import math
 import numbers
@@ -9,16 +16,33 @@ import numbers
 import numpy as np
 
 
-def _describe(value):
+def describe(value):
+    """A value as a message shows it: an array by its shape and dtype, else repr and type."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     return f"{value!r} ({type(value).__name__})"
 
 
+def check_flag(value, name):
+    """True or False (a Python or numpy bool; 0 and 1 are refused); returns a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {describe(value)}")
+    return bool(value)
+
+
+def check_label(label, n_classes, name="label"):
+    """One class number: an integer in [0, n_classes) (not a bool); returns it as int."""
+    if isinstance(label, bool) or not isinstance(label, numbers.Integral):
+        raise ValueError(f"{name} must be an integer class in [0, {n_classes}), got {describe(label)}")
+    if not 0 <= label < n_classes:
+        raise ValueError(f"{name} must be a class in [0, {n_classes}), got {label!r}")
+    return int(label)
+
+
 def check_positive_float(value, name):
     """A finite real number > 0 (a learning rate, say); returns it as float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a finite number > 0, got {_describe(value)}")
+        raise ValueError(f"{name} must be a finite number > 0, got {describe(value)}")
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
@@ -28,10 +52,21 @@ def check_positive_float(value, name):
 def check_positive_int(value, name, minimum=1):
     """A whole number >= minimum (batch size, epochs, layer sizes); returns it as int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {_describe(value)}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_factors(factors, epochs, name="lr_schedule"):
+    """One learning-rate factor per epoch: a sequence of ``epochs`` finite numbers > 0.
+
+    ``factors`` must already be a sequence (the callers word that check: each allows
+    different things besides); returns the factors as a tuple of floats.
+    """
+    if len(factors) != epochs:
+        raise ValueError(f"{name} must have one factor per epoch ({epochs}), got {len(factors)}")
+    return tuple(check_positive_float(f, f"{name}[{i}]") for i, f in enumerate(factors))
 
 
 def check_seed(value, name="seed"):
@@ -40,7 +75,7 @@ def check_seed(value, name="seed"):
     The one seed check of the package (MLP, train, load_synth, RunConfig use it).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= 0, got {_describe(value)}")
+        raise ValueError(f"{name} must be an integer >= 0, got {describe(value)}")
     if value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return int(value)
@@ -63,7 +98,7 @@ def check_inputs(x, name="x", n_features=None, allow_1d=False, dtype=None):
     one row when ``allow_1d``.
     """
     if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array of shape (N, D), got {_describe(x)}")
+        raise ValueError(f"{name} must be a numpy array of shape (N, D), got {describe(x)}")
     if x.ndim == 1 and allow_1d:
         x = x[None, :]
     if x.ndim != 2:
@@ -96,7 +131,7 @@ def check_inputs(x, name="x", n_features=None, allow_1d=False, dtype=None):
 def check_labels(y, n_classes, name="y", n_examples=None):
     """Integer class labels of shape (N,) with values in [0, n_classes)."""
     if not isinstance(y, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array of integer labels, shape (N,), got {_describe(y)}")
+        raise ValueError(f"{name} must be a numpy array of integer labels, shape (N,), got {describe(y)}")
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D integer labels of shape (N,), got shape {y.shape}")
     if y.dtype.kind not in "iu":

@@ -41,7 +41,7 @@ try:
 except ImportError:                    # the kit still works, per-example SGD much slower
     numba = None
 
-__all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "sparse_rows", "sgd_steps"]
+__all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "per_example_steps", "sparse_rows", "sgd_steps"]
 
 #: numba is there and compiles (NUMBA_DISABLE_JIT=1 would run these loops as Python,
 #: far slower than the reference loop, so it counts as no numba)
@@ -115,6 +115,10 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
         z, h, dz (H,) and o (K,): work vectors of W's dtype (overwritten).
     Returns the number of steps done: n, or fewer if a loss was not finite (that
     step's loss is in ``losses`` and it updated nothing).
+
+    One function of some 60 lines on purpose: it is one SGD step written out in the
+    order of :func:`mlp_helpers.network.forward`, ``backward`` and the update, so it
+    reads against them line by line (and numba keeps every work vector in reach).
     """
     K, H = VT.shape
     for n in range(len(order)):
@@ -178,6 +182,12 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
     return len(order)
 
 
+def per_example_steps(order):
+    """The steps of an epoch of per-example SGD: one per example index of ``order``,
+    each of one example. Returns (steps, sizes): ``order`` itself and float64 ones."""
+    return order, np.ones(len(order))
+
+
 class PerExampleSGD:
     """Per-example SGD on one dataset with the compiled :func:`sgd_steps`, in place on
     ``net.params``.
@@ -191,8 +201,13 @@ class PerExampleSGD:
     ``run(order, losses)`` takes one SGD step per example index in ``order`` (in that
     order) and writes each example's loss (before its update) into ``losses``. It
     stops after the first non-finite loss and returns the number of steps taken.
-    The compiled code releases the GIL while it runs.
+    The compiled code releases the GIL while it runs. ``split(order)`` gives the
+    steps of an epoch (:func:`per_example_steps`); the interface is the one every
+    stepper of ``train`` shares (see ``mlp_helpers.training._ReferenceSGD``).
     """
+
+    batch_size = 1
+    split = staticmethod(per_example_steps)
 
     def __init__(self, net, x, y, lr):
         if not HAVE_NUMBA:
@@ -240,20 +255,30 @@ class MinibatchSGD:
     than the full products, the same result up to rounding. Without numba the same
     steps run on all the pixels.
 
-    ``run(batches, losses)`` takes one step per batch (an array of example indices)
-    and writes each batch's mean loss into ``losses``; it stops after the first
-    non-finite loss and returns the number of steps taken.
+    ``split(order)`` cuts an epoch's example order into batches of ``batch_size``
+    (the last may be smaller) and gives their sizes; ``run(batches, losses)`` takes
+    one step per batch (an array of example indices) and writes each batch's mean
+    loss into ``losses``; it stops after the first non-finite loss and returns the
+    number of steps taken.
     """
 
     def __init__(self, net, x, y, lr, batch_size):
         self.params, self.x, self.y = net.params, x, y
         self.lr = float(lr)
+        self.batch_size = batch_size
         D, H = self.params["W"].shape
         self.grads = {k: np.empty_like(v) for k, v in self.params.items()}   # dl/dW_u: its first u rows
         if HAVE_NUMBA:
             self.x_u = np.empty(batch_size * D, x.dtype)        # x_u, for any u <= D
             self.W_u = np.empty((D, H), x.dtype)                # W_u, the first u rows used
             self.column = np.empty(D, np.int64)                 # pixel -> its column in x_u
+
+    def split(self, order):
+        """(batches, sizes): ``order`` in consecutive batches of ``batch_size`` example
+        indices, and the number of examples in each (float64)."""
+        B = self.batch_size
+        batches = [order[i:i + B] for i in range(0, len(order), B)]
+        return batches, np.array([len(b) for b in batches], dtype=np.float64)
 
     def run(self, batches, losses):
         p = self.params

@@ -12,7 +12,8 @@ gradients come from the definition of a derivative,
 so a check can only pass if your function computes the derivative of the loss.
 
 On success a check prints one line, ``✓ check_backward passed: ...``. On failure it
-raises :class:`CheckFailed` (an ``AssertionError``) whose message names the quantity
+raises :class:`CheckFailed` (an ``AssertionError``; the comparison and the naming
+of causes are :mod:`mlp_helpers.diagnosis`) whose message names the quantity
 (say dl/dW), the entry, the expected and the obtained value, and the likely cause:
 a flipped sign, a missing transpose, a forgotten bias, a forgotten mean over the
 batch, ``y`` where ``y - t`` belongs, an assignment where an update belongs.
@@ -36,12 +37,19 @@ H hidden units, B examples in a batch)::
                                    SGD over rng.permutation(len(x)), updating net.params in place
 
 ``grads`` may be a dict with keys 'W', 'b', 'V', 'c' or a 4-tuple in that order.
+
+The module is some 550 lines because it holds nine checks, each with its own cases
+and the slips it recognises; what they share -- the forward pass and finite
+differences they compute expected values with, and the comparison that names the
+likely cause (:mod:`mlp_helpers.diagnosis`) -- is written once.
 """
-import warnings
 
 import numpy as np
 
-from .gradcheck import numeric_derivative
+from .diagnosis import ATOL, RTOL  # noqa: F401 (re-exported: the tolerance every check uses)
+from .diagnosis import (PARAM_NAMES, CheckFailed, as_array, call, check_unchanged, close, compare,
+                        loss_and_grads, passed, snapshot)
+from .gradcheck import numeric_gradient
 
 __all__ = [
     "CheckFailed",
@@ -56,15 +64,6 @@ __all__ = [
     "check_sgd_epoch",
 ]
 
-RTOL, ATOL = 1e-4, 1e-6
-"""An entry passes when |obtained - expected| <= ATOL + RTOL |expected|.
-
-Loose enough for a float32 implementation (relative rounding ~1e-7) and for the
-finite differences (error ~1e-10 here); every mistake listed above is off by far
-more on the cases used (entries of size ~0.01 to 1).
-"""
-
-PARAM_NAMES = ("W", "b", "V", "c")
 # backprop order: the first wrong gradient in this order is the one to fix first,
 # because every later one is computed from it
 BACKWARD_ORDER = ("c", "V", "b", "W")
@@ -75,10 +74,6 @@ FORMULAS = {
     "V": "dl/dV = h^T dl/do, shape (H, K)",
     "c": "dl/dc = dl/do summed over the batch (axis 0), shape (K,)",
 }
-
-
-class CheckFailed(AssertionError):
-    """A self-check found a mismatch; the message says where, by how much, and why (likely)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -105,24 +100,8 @@ def _mean_loss(x, labels, p):
     return float(-_log_softmax(o)[np.arange(len(labels)), labels].mean())
 
 
-def _numeric_grad(f, w, eps=1e-4):
-    """d f / d w for every entry of the float64 array w (perturbed in place, restored)."""
-    g = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        old = w[idx]
-
-        def f_at(step):
-            w[idx] = old + step
-            value = f()
-            w[idx] = old
-            return value
-
-        g[idx] = numeric_derivative(f_at, eps, order=4)
-    return g
-
-
 def _numeric_param_grads(x, labels, p):
-    return {name: _numeric_grad(lambda: _mean_loss(x, labels, p), p[name]) for name in PARAM_NAMES}
+    return {name: numeric_gradient(lambda: _mean_loss(x, labels, p), p[name]) for name in PARAM_NAMES}
 
 
 def _random_case(rng, B, D=3, H=5, K=4):
@@ -140,147 +119,6 @@ def _worked_example():
     p = {"W": np.array([[1.0, 1, 1], [-1, -1, -1]]), "b": np.zeros(3),
          "V": np.array([[1.0, 1], [-1, -1], [-1, -1]]), "c": np.zeros(2)}
     return np.array([[1.0, -1.0]]), np.array([0]), p
-
-
-# --------------------------------------------------------------------------------------
-# Comparing, and guessing what went wrong
-# --------------------------------------------------------------------------------------
-
-def _close(a, b):
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL))
-
-
-def _fmt(v):
-    return f"{float(v):+.8g}"
-
-
-def _as_array(value, check, what):
-    """The student's result as a float64 array, or CheckFailed saying what came back."""
-    if value is None:
-        raise CheckFailed(f"{check}: {what} should be numbers, but your function returned None "
-                          f"(a missing `return`?)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{check}: {what} should be numbers (an array or a list), "
-                          f"but your function returned {type(value).__name__}: {value!r:.200}") from None
-    return arr
-
-
-def _shape_cause(what, expected, obtained, dims):
-    """A likely cause for a wrong shape, or None."""
-    e, o = expected.shape, obtained.shape
-    names = dims or tuple(str(n) for n in e)
-    if len(e) == 2 and o == e[::-1]:
-        return (f"a missing transpose: {what} has shape ({names[1]}, {names[0]}) = {o} instead of "
-                f"({names[0]}, {names[1]}) = {e}; a gradient always has the shape of what it is the "
-                f"gradient of (swap the operands or transpose one of them)")
-    if len(e) == 1 and len(o) == 2 and o[1] == e[0]:
-        return (f"{what} still has one row per example, shape {o}: sum it over the batch "
-                f"(axis=0) to get shape {e}, because the bias is shared by every example")
-    if len(e) == 1 and len(o) == 2 and o[0] == e[0]:
-        return f"{what} has shape {o}, expected {e}: sum over axis 0 (the batch), not axis 1"
-    return None
-
-
-def _value_cause(expected, obtained, hypotheses, batch):
-    """The first pattern that explains obtained vs expected (same shape), as a sentence."""
-    for alt, cause in hypotheses:
-        if alt is not None and _close(obtained, np.asarray(alt, dtype=np.float64)):
-            return cause
-    if np.abs(expected).max() > ATOL:
-        if _close(obtained, -expected):
-            return ("a flipped sign: every entry is the negative of the expected one "
-                    "(for example t - y where y - t belongs, or a minus sign lost in the chain rule)")
-        if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and _close(obtained, expected.T):
-            return "a missing transpose: the values are those of the expected matrix, transposed"
-        if batch > 1 and _close(obtained, batch * expected):
-            return (f"a forgotten mean over the batch: every entry is {batch} (the batch size B) times "
-                    f"too large; the loss is the MEAN over the batch, so divide by B once")
-        if batch > 1 and _close(obtained, expected / batch):
-            return (f"divided by the batch size twice: every entry is {batch} (B) times too small; "
-                    f"divide by B once, where dl/do = (y - t) / B")
-    diff = obtained - expected
-    if diff.size > 1 and np.allclose(diff, diff.flat[0], rtol=0, atol=ATOL):
-        return (f"off by a constant ({_fmt(diff.flat[0])} in every entry): a term is missing or "
-                f"extra, for example a forgotten bias")
-    if diff.ndim == 2 and diff.shape[0] > 1 and np.allclose(diff, diff[0], rtol=0, atol=ATOL):
-        return "off by the same vector in every row: a forgotten bias (or one added twice)"
-    return None
-
-
-def _compare(check, what, expected, obtained, *, context="", hint="", hypotheses=(), batch=1, dims=None):
-    """Raise CheckFailed unless obtained matches expected (float64 arrays)."""
-    where = f" ({context})" if context else ""
-    if obtained.shape != expected.shape:
-        cause = _shape_cause(what, expected, obtained, dims) or (
-            f"{what} must have shape {expected.shape}" + (f": {hint}" if hint else ""))
-        raise CheckFailed(f"{check}: {what} has the wrong shape{where}: expected {expected.shape}, "
-                          f"obtained {obtained.shape}.\n  likely cause: {cause}")
-    if not np.isfinite(obtained).all():
-        idx = np.unravel_index(int(np.argmax(~np.isfinite(obtained))), obtained.shape)
-        raise CheckFailed(
-            f"{check}: {what}{_entry(idx)} is {float(obtained[idx])} (not finite){where}; "
-            f"expected {_fmt(float(expected[idx]))}.\n"
-            f"  likely cause: an overflow: exp of a large number is inf; subtract the row maximum "
-            f"before exp (softmax), use log-softmax for the loss, a stable sigmoid")
-    if _close(obtained, expected):
-        return
-    err = np.abs(obtained - expected) - RTOL * np.abs(expected)
-    idx = np.unravel_index(int(np.argmax(err)), expected.shape)
-    entry = _entry(idx)
-    cause = _value_cause(expected, obtained, hypotheses, batch)
-    if cause is None:
-        cause = ("no simple pattern (sign, transpose, factor B, constant offset) explains the "
-                 "difference; go through the chain rule for this quantity again"
-                 + (f": {hint}" if hint else ""))
-    n_bad = int(np.count_nonzero(~np.isclose(obtained, expected, rtol=RTOL, atol=ATOL)))
-    count = f"; {n_bad} of {expected.size} entries differ" if expected.size > 1 else ""
-    raise CheckFailed(
-        f"{check}: {what}{entry} is wrong{where}{count}.\n"
-        f"  expected {_fmt(expected[idx])}\n"
-        f"  obtained {_fmt(obtained[idx])}\n"
-        f"  likely cause: {cause}")
-
-
-def _entry(idx):
-    """'[i, j]' for an index tuple; '' for a single number."""
-    return f"[{', '.join(str(int(i)) for i in idx)}]" if idx else ""
-
-
-def _call(check, fn, *args):
-    """Call the student's function; a crash inside it is reported as what it is (not hidden)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return fn(*args)
-
-
-def _grads_dict(check, grads):
-    """Accept a dict with 'W', 'b', 'V', 'c' or a 4-tuple (gW, gb, gV, gc)."""
-    if isinstance(grads, dict):
-        missing = [n for n in PARAM_NAMES if n not in grads]
-        if missing:
-            raise CheckFailed(f"{check}: the grads dict has no entry for {', '.join(missing)}; "
-                              f"it needs keys 'W', 'b', 'V', 'c'")
-        return grads
-    if isinstance(grads, (tuple, list)) and len(grads) == 4:
-        return dict(zip(PARAM_NAMES, grads))
-    raise CheckFailed(f"{check}: grads must be a dict with keys 'W', 'b', 'V', 'c' or a tuple "
-                      f"(dW, db, dV, dc), got {type(grads).__name__}")
-
-
-def _loss_and_grads(check, out):
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise CheckFailed(f"{check}: your function must return (loss, grads), "
-                          f"got {type(out).__name__}{'' if not isinstance(out, tuple) else f' of length {len(out)}'}")
-    loss, grads = out
-    return _as_array(loss, check, "the loss"), _grads_dict(check, grads)
-
-
-def _passed(message):
-    print(f"✓ {message}")
 
 
 # --------------------------------------------------------------------------------------
@@ -303,7 +141,7 @@ def check_softmax(fn, batched=True):
     for o in cases:
         arg = o if batched else o[0]
         expected = _softmax(arg)
-        obtained = _as_array(_call(name, fn, arg.copy()), name, "y")
+        obtained = as_array(call(name, fn, arg.copy()), name, "y")
         with np.errstate(all="ignore"):   # the wrong versions may overflow; only compared
             e = np.exp(arg)
             hypotheses = [(e, "the exponentials are not normalised: divide by their sum")]
@@ -313,10 +151,10 @@ def check_softmax(fn, batched=True):
                      "normalised each COLUMN: rows are examples, so sum over axis=1 (keepdims=True)"),
                     (e / e.sum(), "divided by the sum over the whole batch: normalise each row "
                                   "(axis=1, keepdims=True)")]
-        _compare(name, "y = softmax(o)", expected, obtained, hypotheses=hypotheses,
+        compare(name, "y = softmax(o)", expected, obtained, hypotheses=hypotheses,
                  context=f"o = {arg.tolist()}",
                  hint="y_k = exp(o_k - max(o)) / sum_j exp(o_j - max(o))")
-    _passed(f"{name} passed: known values, rows sum to 1, no overflow at logits of +-1000")
+    passed(f"{name} passed: known values, rows sum to 1, no overflow at logits of +-1000")
 
 
 def check_cross_entropy(fn, batched=True, from_logits=True, one_hot=False):
@@ -350,7 +188,7 @@ def check_cross_entropy(fn, batched=True, from_logits=True, one_hot=False):
         targets = t if one_hot else labels
         if not batched:
             inputs, targets = inputs[0], (targets[0] if one_hot else int(targets[0]))
-        obtained = _as_array(_call(name, fn, inputs.copy(), targets), name, "the loss")
+        obtained = as_array(call(name, fn, inputs.copy(), targets), name, "the loss")
         if obtained.shape != ():
             raise CheckFailed(f"{name}: the loss must be one number, got shape {obtained.shape}.\n"
                               f"  likely cause: " + ("take the mean over the examples (and the sum over "
@@ -363,12 +201,12 @@ def check_cross_entropy(fn, batched=True, from_logits=True, one_hot=False):
         if batched and len(labels) > 1:
             hypotheses.append((per_example.sum(), f"a forgotten mean over the batch: this is the SUM "
                                                   f"over the {len(labels)} examples; divide by B"))
-        _compare(name, "the loss", expected, obtained, hypotheses=hypotheses,
+        compare(name, "the loss", expected, obtained, hypotheses=hypotheses,
                  context=f"{'logits' if from_logits else 'y'} = {inputs.tolist()}, targets = "
                          f"{np.asarray(targets).tolist()}",
                  hint="l = -log y_label = -(o_label - max o) + log sum_k exp(o_k - max o)")
     stable = " and a logit gap of 1000" if from_logits else ""
-    _passed(f"{name} passed: log K for uniform logits, known values{stable}")
+    passed(f"{name} passed: log K for uniform logits, known values{stable}")
 
 
 def _one_hot(label, K):
@@ -391,15 +229,15 @@ def check_softmax_grad(fn):
         K = len(o)
         y, t = _softmax(o), _one_hot(label, K)
         w = o.copy()
-        expected = _numeric_grad(lambda: float(-_log_softmax(w)[label]), w)
-        obtained = _as_array(_call(name, fn, y.copy(), t.copy()), name, "dl/do")
+        expected = numeric_gradient(lambda: float(-_log_softmax(w)[label]), w)
+        obtained = as_array(call(name, fn, y.copy(), t.copy()), name, "dl/do")
         hypotheses = [(y, "y instead of y - t: off by t (1 at the true class); dl/do = y - t"),
                       (-t / y, "this is dl/dy (eq. 1.1); multiply by the softmax Jacobian dy/do "
                                "to get dl/do")]
-        _compare(name, "dl/do", expected, obtained, hypotheses=hypotheses,
+        compare(name, "dl/do", expected, obtained, hypotheses=hypotheses,
                  context=f"y = {np.round(y, 6).tolist()}, t = {t.tolist()}",
                  hint="dl/do_j = sum_i dl/dy_i dy_i/do_j")
-    _passed(f"{name} passed: dl/do matches finite differences for K = 2, 4, 5")
+    passed(f"{name} passed: dl/do matches finite differences for K = 2, 4, 5")
 
 
 def check_softmax_jacobian(fn):
@@ -415,8 +253,8 @@ def check_softmax_jacobian(fn):
         expected = np.empty((K, K))
         for i in range(K):
             w = o.copy()
-            expected[i] = _numeric_grad(lambda: float(_softmax(w)[i]), w)
-        obtained = _as_array(_call(name, fn, y.copy()), name, "J")
+            expected[i] = numeric_gradient(lambda: float(_softmax(w)[i]), w)
+        obtained = as_array(call(name, fn, y.copy()), name, "J")
         if obtained.shape == (K + 1, K + 1):
             raise CheckFailed(f"{name}: J has shape {obtained.shape}, expected ({K}, {K}).\n"
                               f"  likely cause: one class too many: the classes are 0 .. K-1 "
@@ -425,9 +263,9 @@ def check_softmax_jacobian(fn):
                                         "i.e. J = diag(y) - y y^T"),
                       (np.diag(y * (1 - y)), "the off-diagonal entries are missing: "
                                              "dy_i/do_j = -y_i y_j for i != j")]
-        _compare(name, "J = dy/do", expected, obtained, hypotheses=hypotheses,
+        compare(name, "J = dy/do", expected, obtained, hypotheses=hypotheses,
                  context=f"y = {np.round(y, 6).tolist()}", hint="J[i, j] = y_i (delta_ij - y_j)")
-    _passed(f"{name} passed: J matches finite differences for K = 2, 3, 5")
+    passed(f"{name} passed: J matches finite differences for K = 2, 3, 5")
 
 
 # --------------------------------------------------------------------------------------
@@ -447,18 +285,19 @@ def check_sigmoid_grad(fn, takes="z"):
     name = "check_sigmoid_grad"
     z = np.array([[0.0, 1.0, -2.0, 0.5], [3.0, -0.25, 30.0, -30.0]])
     h = _sigmoid(z)
-    # each h_ij depends on z_ij only, so the derivative is one finite difference per entry
-    expected = np.vectorize(lambda v: numeric_derivative(lambda s: float(_sigmoid(v + s)), 1e-4))(z)
+    # each h_ij depends on z_ij only, so d(sum of h)/dz_ij is dh_ij/dz_ij
+    w = z.copy()
+    expected = numeric_gradient(lambda: float(_sigmoid(w).sum()), w)
     arg = z if takes == "z" else h
-    obtained = _as_array(_call(name, fn, arg.copy()), name, "dh/dz")
+    obtained = as_array(call(name, fn, arg.copy()), name, "dh/dz")
     hypotheses = [(h, "this is sigmoid(z) itself, not its derivative h (1 - h)"),
                   (1 - h, "the factor h is missing: sigmoid'(z) = h (1 - h)")]
     if takes == "z":
         hypotheses.append((z * (1 - z), "z (1 - z): the formula needs h = sigmoid(z), not z: "
                                         "sigmoid'(z) = h (1 - h)"))
-    _compare(name, "dh/dz", expected, obtained, hypotheses=hypotheses,
+    compare(name, "dh/dz", expected, obtained, hypotheses=hypotheses,
              context=f"{takes} = {np.round(arg, 6).tolist()}", hint="sigmoid'(z) = h (1 - h), h = sigmoid(z)")
-    _passed(f"{name} passed: sigmoid'(0) = 1/4, and matches finite differences elsewhere")
+    passed(f"{name} passed: sigmoid'(0) = 1/4, and matches finite differences elsewhere")
 
 
 # --------------------------------------------------------------------------------------
@@ -477,31 +316,19 @@ def _check_network(name, x, labels, p, loss, grads, context):
     """Compare a (loss, grads) pair with the forward pass's loss and finite differences."""
     B = len(labels)
     expected_loss = np.array(_mean_loss(x, labels, p))
-    _compare(name, "the loss", expected_loss, loss, context=context, batch=B,
+    compare(name, "the loss", expected_loss, loss, context=context, batch=B,
              hypotheses=[(np.array(a), c) for a, c in _bias_hypotheses(x, labels, p)],
              hint="l = mean over the batch of -log softmax(o)[label], o = sigmoid(x W + b) V + c")
     expected = _numeric_param_grads(x, labels, p)
     t_mean = np.eye(p["c"].size)[labels].mean(axis=0)
     for pname in BACKWARD_ORDER:
-        obtained = _as_array(grads[pname], name, f"dl/d{pname}")
+        obtained = as_array(grads[pname], name, f"dl/d{pname}")
         hypotheses = []
         if pname == "c":
             hypotheses = [(expected["c"] + t_mean, "y instead of y - t: dl/dc is off by t "
                                                    "(averaged over the batch); dl/do = (y - t) / B")]
-        _compare(name, f"dl/d{pname}", expected[pname], obtained, context=context, batch=B,
+        compare(name, f"dl/d{pname}", expected[pname], obtained, context=context, batch=B,
                  hypotheses=hypotheses, hint=FORMULAS[pname], dims=PARAM_SHAPES[pname])
-
-
-def _snapshot(p):
-    return {k: np.array(v, dtype=np.float64) for k, v in p.items()}
-
-
-def _check_unchanged(name, before, after, what):
-    for k in before:
-        if not np.array_equal(before[k], np.array(after[k], dtype=np.float64)):
-            raise CheckFailed(f"{name}: your function changed its argument {what}{k!r}; "
-                              f"computing the loss and gradients must leave the weights alone "
-                              f"(work on new arrays, not with -= or [...] = on the inputs)")
 
 
 def check_scalar_forward_backward(fn):
@@ -523,12 +350,12 @@ def check_scalar_forward_backward(fn):
     cases += [(f"random 3-5-4 network #{i + 1}", *_random_case(rng, 1)) for i in range(2)]
     for label_text, x, labels, p in cases:
         args = [x[0].tolist(), int(labels[0])] + [p[k].tolist() for k in PARAM_NAMES]
-        before = _snapshot(dict(zip(PARAM_NAMES, args[2:])))
-        out = _call(name, fn, *args)
-        _check_unchanged(name, before, dict(zip(PARAM_NAMES, args[2:])), "")
-        loss, grads = _loss_and_grads(name, out)
+        before = snapshot(dict(zip(PARAM_NAMES, args[2:])))
+        out = call(name, fn, *args)
+        check_unchanged(name, before, dict(zip(PARAM_NAMES, args[2:])), "")
+        loss, grads = loss_and_grads(name, out)
         _check_network(name, x, labels, p, loss, grads, context=f"{label_text}, label {int(labels[0])}")
-    _passed(f"{name} passed: the worked example (loss log 2) and two random networks; "
+    passed(f"{name} passed: the worked example (loss log 2) and two random networks; "
             f"dl/dW, dl/db, dl/dV, dl/dc match finite differences")
 
 
@@ -549,13 +376,13 @@ def check_backward(fn):
     rng = np.random.default_rng(4)
     for B in (6, 1):
         x, labels, p = _random_case(rng, B)
-        before = _snapshot(p)
+        before = snapshot(p)
         given = {k: v.copy() for k, v in p.items()}
-        out = _call(name, fn, x.copy(), labels.copy(), given)
-        _check_unchanged(name, before, given, "params")
-        loss, grads = _loss_and_grads(name, out)
+        out = call(name, fn, x.copy(), labels.copy(), given)
+        check_unchanged(name, before, given, "params")
+        loss, grads = loss_and_grads(name, out)
         _check_network(name, x, labels, p, loss, grads, context=f"batch of B = {B}, D=3, H=5, K=4")
-    _passed(f"{name} passed: the mean loss and dl/dW, dl/db, dl/dV, dl/dc match finite "
+    passed(f"{name} passed: the mean loss and dl/dW, dl/db, dl/dV, dl/dc match finite "
             f"differences on batches of 6 and 1")
 
 
@@ -603,28 +430,28 @@ def check_sgd_update(fn, lists=False, lr=0.1):
     name = "check_sgd_update"
     rng = np.random.default_rng(5)
     params, grads = _make_params(rng, lists)
-    p0, g0 = _snapshot(params), _snapshot(grads)
+    p0, g0 = snapshot(params), snapshot(grads)
     objects = dict(params)                    # the arrays / lists the network holds
-    returned = _call(name, fn, params, grads, lr)
-    _check_unchanged(name, g0, grads, "grads")
+    returned = call(name, fn, params, grads, lr)
+    check_unchanged(name, g0, grads, "grads")
     if isinstance(returned, (tuple, list)) and len(returned) == 4 and not lists:
         returned = dict(zip(PARAM_NAMES, returned))
     after = returned if isinstance(returned, dict) else params
     for k in PARAM_NAMES:
         expected = p0[k] - lr * g0[k]
-        obtained = _as_array(after[k], name, f"the new {k}")
-        _compare(name, f"the updated {k}", expected, obtained, context=f"lr = {lr}",
+        obtained = as_array(after[k], name, f"the new {k}")
+        compare(name, f"the updated {k}", expected, obtained, context=f"lr = {lr}",
                  hypotheses=_update_hypotheses(p0[k], g0[k], lr, k), hint=f"{k} -= lr * d{k}")
     for k in PARAM_NAMES:
         held = np.array(objects[k], dtype=np.float64)
-        if not _close(held, p0[k] - lr * g0[k]) or params[k] is not objects[k]:
+        if not close(held, p0[k] - lr * g0[k]) or params[k] is not objects[k]:
             raise CheckFailed(
                 f"{name}: the values you return are right, but the array {k} that the network holds "
                 f"was not updated in place (it still has its old values, or params[{k!r}] now points "
                 f"to a new array).\n  likely cause: `{k} = {k} - lr * d{k}` or `params[{k!r}] = ...` "
                 f"makes a new object; write `params[{k!r}] -= lr * grads[{k!r}]`"
                 + (" (with lists: loop and do row[j] -= lr * grow[j])" if lists else ""))
-    _passed(f"{name} passed: every parameter moved by -lr * grad, in place")
+    passed(f"{name} passed: every parameter moved by -lr * grad, in place")
 
 
 # --------------------------------------------------------------------------------------
@@ -702,10 +529,10 @@ def check_sgd_epoch(fn, lr=0.5):
     expected_p, expected_loss = _epoch(x, labels, p, lr, order)
 
     net = MLP.from_params(p, dtype=np.float64)
-    returned = _call(name, fn, net, x.copy(), labels.copy(), lr, np.random.default_rng(0))
-    obtained_p = {k: _as_array(net.params[k], name, f"net.params[{k!r}]") for k in PARAM_NAMES}
+    returned = call(name, fn, net, x.copy(), labels.copy(), lr, np.random.default_rng(0))
+    obtained_p = {k: as_array(net.params[k], name, f"net.params[{k!r}]") for k in PARAM_NAMES}
     context = f"N = 8 examples, lr = {lr}, net 3-5-4"
-    if not all(_close(obtained_p[k], expected_p[k]) for k in PARAM_NAMES):
+    if not all(close(obtained_p[k], expected_p[k]) for k in PARAM_NAMES):
         if all(np.array_equal(obtained_p[k], p[k]) for k in PARAM_NAMES):
             raise CheckFailed(
                 f"{name}: after your epoch the network's weights are unchanged ({context}).\n"
@@ -714,17 +541,17 @@ def check_sgd_epoch(fn, lr=0.5):
                 f"net.params[k] -= lr * grads[k] for k in 'W', 'b', 'V', 'c'")
         hypotheses = _epoch_hypotheses(x, labels, p, lr, order)
         for k in PARAM_NAMES:
-            _compare(name, f"{k} after the epoch", expected_p[k], obtained_p[k], context=context,
+            compare(name, f"{k} after the epoch", expected_p[k], obtained_p[k], context=context,
                      hypotheses=[(alt_p[k], cause) for alt_p, _, cause in hypotheses],
                      hint="for each n in rng.permutation(N): loss, g = net.loss(x[n:n+1], y[n:n+1]); "
                           "net.params[k] -= lr * g[k]")
-    loss = _as_array(returned, name, "the returned mean loss")
-    _compare(name, "the returned mean loss", np.array(expected_loss), loss, context=context,
+    loss = as_array(returned, name, "the returned mean loss")
+    compare(name, "the returned mean loss", np.array(expected_loss), loss, context=context,
              hypotheses=[(np.array(expected_loss * len(labels)),
                           "the SUM of the losses: divide by the number of examples"),
                          (np.array(_mean_loss(x, labels, expected_p)),
                           "the loss of the weights AFTER the epoch; return the mean of the losses "
                           "seen during it, each computed before its own update step")],
              hint="the mean over the epoch of the loss of each example before its update")
-    _passed(f"{name} passed: 8 examples in the order rng.permutation(8), every parameter "
+    passed(f"{name} passed: 8 examples in the order rng.permutation(8), every parameter "
             f"updated in place after each one, the mean loss returned")

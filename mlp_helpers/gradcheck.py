@@ -25,7 +25,7 @@ import numpy as np
 
 from ._checks import check_seed
 
-__all__ = ["TOLERANCE", "relative_error", "grad_check", "check_mlp", "check_scalar",
+__all__ = ["TOLERANCE", "relative_error", "numeric_derivative", "numeric_gradient", "grad_check", "check_mlp", "check_scalar",
            "GradCheckReport", "ParamCheck"]
 
 TOLERANCE = 1e-7
@@ -65,6 +65,35 @@ def numeric_derivative(f_at, eps, order=4):
     if order == 2:
         return (f_at(eps) - f_at(-eps)) / (2 * eps)
     return (8 * (f_at(eps) - f_at(-eps)) - (f_at(2 * eps) - f_at(-2 * eps))) / (12 * eps)
+
+
+def numeric_gradient(f, w, eps=1e-4, order=4, entries=None):
+    """The finite-difference gradient of ``f()`` with respect to the array ``w``, entry by entry.
+
+    The one finite-difference loop of the package: :func:`grad_check` and the students'
+    checks (:mod:`mlp_helpers.checks`) both use it.
+    Args:
+        f: a function of no arguments returning the loss (a float); it must read ``w``
+            (e.g. a network's parameter array), which is perturbed IN PLACE one entry at
+            a time (w + eps, w - eps, ...) and restored exactly.
+        w: float64 array; eps, order: as for :func:`numeric_derivative`.
+        entries: None (every entry) or the flat indices of the entries to perturb.
+    Returns: float64 array shaped like w, the derivative at each perturbed entry (NaN
+    at the others).
+    """
+    numeric = np.full(w.shape, np.nan)
+    for i in (range(w.size) if entries is None else entries):
+        idx = np.unravel_index(i, w.shape)
+        old = w[idx]
+
+        def f_at(step):                 # the loss with this one entry moved by `step`
+            w[idx] = old + step
+            value = f()
+            w[idx] = old                # restore exactly
+            return value
+
+        numeric[idx] = numeric_derivative(f_at, eps, order)
+    return numeric
 
 
 class ParamCheck:
@@ -224,18 +253,7 @@ def grad_check(f, params, grads=None, eps=None, tol=TOLERANCE, max_entries=None,
         chosen = np.arange(p.size)
         if max_entries is not None and p.size > max_entries:
             chosen = np.sort(rng.choice(p.size, size=max_entries, replace=False))
-        numeric = np.full(p.shape, np.nan)
-        for i in chosen:
-            idx = np.unravel_index(i, p.shape)
-            old = p[idx]
-
-            def f_at(step):                 # the loss with this one entry moved by `step`
-                p[idx] = old + step
-                value = loss_of(params)
-                p[idx] = old                # restore exactly
-                return value
-
-            numeric[idx] = numeric_derivative(f_at, eps, order)
+        numeric = numeric_gradient(lambda: loss_of(params), p, eps, order, entries=chosen)
         checked = np.zeros(p.shape, dtype=bool)
         checked.ravel()[chosen] = True
         checks[name] = ParamCheck(name, analytic[name], numeric, checked)

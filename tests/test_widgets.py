@@ -9,6 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
+from mlp_helpers import explorer_runs
 from mlp_helpers import widgets as lrw
 from mlp_helpers.widgets import LRExplorer, lr_explorer
 
@@ -178,7 +179,7 @@ def test_train_just_after_stop_waits_for_the_stopping_run(explorer):
 def test_an_exception_in_the_thread_shows_in_the_readout(explorer, monkeypatch):
     def broken(name, size):
         raise OSError("no data here")
-    monkeypatch.setattr(lrw, "_dataset", broken)
+    monkeypatch.setattr(explorer_runs, "dataset", broken)
     run = explorer.train(wait=True)
     assert run.status == "error" and "OSError: no data here" in run.error
     assert "<b>error</b>: OSError: no data here" in explorer.readout.value
@@ -191,7 +192,7 @@ def test_mnist_subset_path_uses_the_accuracy_panel(explorer, monkeypatch):
     rng = np.random.default_rng(0)
     fake = ((rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)),
             (rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100)), 10)
-    monkeypatch.setattr(lrw, "_dataset", lambda name, size: fake)
+    monkeypatch.setattr(explorer_runs, "dataset", lambda name, size: fake)
     explorer.dataset.value = "mnist"
     explorer.mnist_size.value = 1000
     run = explorer.train(wait=True)
