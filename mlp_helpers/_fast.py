@@ -48,17 +48,23 @@ __all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "per_example_steps", "
 HAVE_NUMBA = numba is not None and not numba.config.DISABLE_JIT
 
 
-#: Two of the compiler's "fast math" licences: "reassoc" lets it add up a sum such as
-#: o_k = sum_j h_j V_jk in any order (8 partial sums at a time, in vector registers),
-#: "contract" lets it fuse a multiply and an add into one instruction. Both only change
-#: rounding, in the last bits. NaN and inf keep their meaning (no "nnan"/"ninf"), so
-#: the kernel still sees a non-finite loss.
-FASTMATH = {"reassoc", "contract"}
+#: Partial sums of o_k = sum_j h_j V_jk: lane l adds up the terms j = l, l + LANES, ...,
+#: and the lanes are added in order at the end. Written out like this, the sum is
+#: vectorized (one lane per vector slot) and its order, so its rounding, is the same on
+#: every machine, whatever the width of its vector registers.
+LANES = 8
 
 
 def _compiled(f):
-    """numba's ``njit(cache=True, nogil=True, fastmath=FASTMATH)`` with numba; else f unchanged."""
-    return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(f) if HAVE_NUMBA else f
+    """numba's ``njit(cache=True, nogil=True)`` with numba; else f unchanged.
+
+    No "fastmath": every sum is added up in the order the loops say and no multiply-add
+    is fused, so the kernel gives the same bits on every machine (tests/test_training.py
+    runs it compiled for the plain x86-64 target, SSE2 and no FMA, against this machine's
+    own). With fastmath's "reassoc" the compiler chooses the order of a sum by its vector
+    width, and an MNIST run at a large learning rate, which amplifies the last bit, ends
+    elsewhere on a machine with wider vectors."""
+    return numba.njit(cache=True, nogil=True)(f) if HAVE_NUMBA else f
 
 
 @_compiled
@@ -99,7 +105,7 @@ def sigmoid(z):
 
 
 @_compiled
-def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z, h, dz, o):
+def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z, h, dz, o, part):
     """Per-example SGD steps, in place: one step for each example index in ``order``.
 
     Args:
@@ -112,7 +118,7 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
         W (D, H), b (H,), VT (K, H) = V transposed, c (K,): the weights, updated in place.
             (With V's column k as the row VT[k], every loop below over j runs along
             contiguous memory.)
-        z, h, dz (H,) and o (K,): work vectors of W's dtype (overwritten).
+        z, h, dz (H,), o (K,) and part (LANES,): work vectors of W's dtype (overwritten).
     Returns the number of steps done: n, or fewer if a loss was not finite (that
     step's loss is in ``losses`` and it updated nothing).
 
@@ -136,12 +142,19 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
         # h_j = sigmoid(z_j)
         for j in range(H):
             h[j] = sigmoid(z[j])
-        # o_k = sum_j h_j V_jk + c_k
+        # o_k = sum_j h_j V_jk + c_k, in LANES partial sums (see LANES), then c_k
+        tail = H - H % LANES
         for k in range(K):
-            o_k = c[k]
-            for j in range(H):
+            part[:] = 0
+            for j0 in range(0, tail, LANES):
+                for lane in range(LANES):
+                    part[lane] += h[j0 + lane] * VT[k, j0 + lane]
+            o_k = part[0]
+            for lane in range(1, LANES):
+                o_k += part[lane]
+            for j in range(tail, H):
                 o_k += h[j] * VT[k, j]
-            o[k] = o_k
+            o[k] = o_k + c[k]
 
         # loss: l = -log y_label = log sum_k e^(o_k - top) + top - o_label (log-softmax;
         # subtracting the largest logit, top, keeps every exponent <= 0)
@@ -219,7 +232,8 @@ class PerExampleSGD:
         self.labels = np.ascontiguousarray(y, dtype=np.int64)
         H, K = self.params["V"].shape
         dtype = self.params["W"].dtype
-        self.work = (np.empty(H, dtype), np.empty(H, dtype), np.empty(H, dtype), np.empty(K, dtype))
+        self.work = (np.empty(H, dtype), np.empty(H, dtype), np.empty(H, dtype), np.empty(K, dtype),
+                     np.empty(LANES, dtype))
 
     def run(self, order, losses):
         """SGD steps for the examples ``order`` (ints); returns the number of steps taken."""

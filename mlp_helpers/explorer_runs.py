@@ -286,9 +286,9 @@ class ExplorerState:
         """Append validation loss and accuracy of the current net (cheap: <= 5000 rows)."""
         xval, yval = dataset(run.dataset, run.size)[1]
         with np.errstate(all="ignore"):
-            loss = run.net.mean_loss(xval, yval)
             # a net with NaN weights has no accuracy (predictions would all be class 0)
-            acc = run.net.accuracy(xval, yval) if run.net.params_finite() else math.nan
+            loss, acc = (run.net.evaluate(xval, yval) if run.net.params_finite()
+                         else (run.net.mean_loss(xval, yval), math.nan))
         run.val_at.append(run.examples_seen())
         run.val_loss.append(float(loss))
         run.val_acc.append(float(acc))

@@ -411,11 +411,13 @@ class _Run:
             history.train_loss.append(self.epoch_loss)
             history.epoch_time.append(elapsed)
             if args.eval_train:
-                history.train_loss_after.append(net.mean_loss(args.x, args.y))
-                history.train_acc_after.append(net.accuracy(args.x, args.y))
+                loss, acc = net.evaluate(args.x, args.y)
+                history.train_loss_after.append(loss)
+                history.train_acc_after.append(acc)
             if args.x_val is not None:
-                history.val_loss.append(net.mean_loss(args.x_val, args.y_val))
-                history.val_acc.append(net.accuracy(args.x_val, args.y_val))
+                loss, acc = net.evaluate(args.x_val, args.y_val)
+                history.val_loss.append(loss)
+                history.val_acc.append(acc)
         return self._go_on(reason, "epoch", bar)
 
     def _go_on(self, reason, event, bar):

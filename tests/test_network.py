@@ -224,6 +224,15 @@ def test_mean_loss_in_chunks_equals_the_loss():
     np.testing.assert_array_equal(net.predict(x, batch=3), net.forward(x)["y"].argmax(1))
 
 
+@pytest.mark.parametrize("batch", [3, 10_000])
+def test_evaluate_gives_mean_loss_and_accuracy_in_one_pass(batch):
+    net = MLP(4, 5, 3, seed=0)
+    x, y = _batch(B=10)
+    assert net.evaluate(x, y, batch=batch) == (net.mean_loss(x, y, batch=batch), net.accuracy(x, y, batch=batch))
+    loss, acc = net.evaluate(x, y, batch=batch)
+    assert type(loss) is float and type(acc) is float and 0 <= acc <= 1
+
+
 # ---- stability ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -342,7 +351,7 @@ def test_bad_mean_loss_batch(net):
         net.mean_loss(x, y, batch=0)
 
 
-@pytest.mark.parametrize("method", ["predict", "predict_proba", "accuracy"])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "accuracy", "evaluate"])
 @pytest.mark.parametrize("batch, match", [
     (0, r"batch must be an integer >= 1, got 0"),
     (-3, r"batch must be an integer >= 1, got -3"),
@@ -350,7 +359,7 @@ def test_bad_mean_loss_batch(net):
 ])
 def test_bad_prediction_batch(net, method, batch, match):
     x, y = _batch()
-    args = (x, y) if method == "accuracy" else (x,)
+    args = (x, y) if method in ("accuracy", "evaluate") else (x,)
     with pytest.raises(ValueError, match=match):
         getattr(net, method)(*args, batch=batch)
     assert net.predict(x, batch=4).tolist() == net.predict(x).tolist()     # chunks agree
@@ -373,7 +382,8 @@ def test_finiteness_is_checked_after_the_cast_to_the_network_dtype(net):
 def test_a_network_with_non_finite_weights_refuses_to_predict(net):
     x, y = _batch()
     net.params["V"][1, 2] = np.nan
-    for call in (lambda: net.predict(x), lambda: net.predict_proba(x), lambda: net.accuracy(x, y)):
+    for call in (lambda: net.predict(x), lambda: net.predict_proba(x), lambda: net.accuracy(x, y),
+                 lambda: net.evaluate(x, y)):
         with pytest.raises(ValueError, match=r"the network's weights are not finite \(params 'V' hold "
                                              r"NaN or inf\).*training diverged.*smaller learning rate"):
             call()
