@@ -113,7 +113,8 @@ class Run:
     traceback: str = ""
     warnings: list = field(default_factory=list)
     started: float = 0.0          # time.perf_counter() when train() was called
-    finished: float = 0.0
+    finished: float = 0.0         # time.perf_counter() when training ended
+    answered: float = 0.0         # ... when the explorer said so (on_ended), before the last plot
     first_update: float = math.nan  # seconds from train() to the first plot showing this run
 
     @property
@@ -157,15 +158,19 @@ class ExplorerState:
             training thread at most every ``redraw_every`` seconds (and at least twice
             its own last duration apart, so a slow machine still mostly trains), at a
             run's first report and when it ends.
-        on_end: ``on_end(run, error)``, called from the training thread when a run has
-            ended; ``error`` is the exception the last ``on_update`` raised, or None.
+        on_ended: ``on_ended(run)``, called from the training thread as soon as a run has
+            ended (its last validation point measured), before the last redraw: the
+            answer to Stop (a read-out, the buttons) should not wait for a picture.
+        on_end: ``on_end(run, error)``, called from the training thread after that last
+            redraw; ``error`` is the exception ``on_update`` raised there, or None.
         on_message: ``on_message(html)`` for a line of progress ("loading MNIST ...").
         redraw_every: seconds; log_every: examples between two reports of ``train``
             (None: :func:`default_log_every` of the batch size).
     """
 
-    def __init__(self, on_update, on_end, on_message, redraw_every=0.3, log_every=None):
-        self.on_update, self.on_end, self.on_message = on_update, on_end, on_message
+    def __init__(self, on_update, on_ended, on_end, on_message, redraw_every=0.3, log_every=None):
+        self.on_update, self.on_ended, self.on_end = on_update, on_ended, on_end
+        self.on_message = on_message
         self.redraw_every = float(redraw_every)
         self.log_every = log_every
         self.runs = []
@@ -173,7 +178,8 @@ class ExplorerState:
         self.stop_event = threading.Event()
         self.last_update = 0.0        # perf_counter() at the end of the last on_update
         self.update_seconds = 0.0     # how long that on_update took
-        self.last_stop_latency = math.nan
+        self.last_stop_latency = math.nan    # seconds from stop() to on_ended (Stop's answer)
+        self.last_stop_thread = math.nan     # ... to the end of the thread (the last picture drawn)
 
     @property
     def running(self):
@@ -183,11 +189,12 @@ class ExplorerState:
     def start(self, lr, batch_size, epochs, n_hidden, seed, dataset, size):
         """Start a run with these settings in a new thread; returns its Run.
 
-        Just after Stop, waits up to STOP_GRACE seconds for the stopping run to end.
+        Just after Stop, or while an ended run draws its last picture, waits up to
+        STOP_GRACE seconds for that run's thread to end.
         Raises RuntimeError if a run is in progress and Stop was not pressed.
         """
-        if self.running and self.stop_event.is_set():
-            self.thread.join(STOP_GRACE)       # Stop was pressed: the run ends at its next report
+        if self.running and (self.stop_event.is_set() or self.runs[-1].answered):
+            self.thread.join(STOP_GRACE)       # the run ends at its next report, or is drawing
         if self.running:
             raise RuntimeError("a run is already in progress: stop() it or wait() for it first")
         run = Run(number=self.runs[-1].number + 1 if self.runs else 1, lr=float(lr),
@@ -205,15 +212,20 @@ class ExplorerState:
     def stop(self, wait=True, timeout=10.0):
         """Ask the run in progress to stop; with `wait`, wait for its thread.
 
-        Returns the seconds from the request to the thread's end (nan if not waited).
+        Returns the seconds from the request to the explorer's answer, ``on_ended``: the
+        run has ended and says so, before its last picture is drawn (nan if not waited,
+        or if no run was in progress). ``last_stop_thread`` keeps the seconds to the
+        thread's end, that picture drawn.
         """
         thread = self.thread
+        run = self.runs[-1] if self.runs and thread is not None and thread.is_alive() else None
         t0 = time.perf_counter()
         self.stop_event.set()
         if not wait or thread is None:
             return math.nan
         thread.join(timeout)
-        self.last_stop_latency = time.perf_counter() - t0
+        self.last_stop_thread = time.perf_counter() - t0
+        self.last_stop_latency = max(run.answered - t0, 0.0) if run is not None and run.answered else math.nan
         return self.last_stop_latency
 
     def wait(self, timeout=None):
@@ -243,9 +255,14 @@ class ExplorerState:
                 if (run.status in ("done", "stopped", "diverged") and run.val_at
                         and run.val_at[-1] < run.examples_seen()):
                     self._measure_val(run)     # the curve ends where training ended
-                self._update(run)
             except Exception as exc:           # reported by on_end: the buttons must come back
                 drawing_error = exc
+            run.answered = time.perf_counter()
+            try:
+                self.on_ended(run)             # say so now; the picture follows
+                self._update(run)
+            except Exception as exc:
+                drawing_error = drawing_error or exc
             self.on_end(run, drawing_error)
 
     def _train(self, run):

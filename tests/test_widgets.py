@@ -95,6 +95,35 @@ def test_stop_button_ends_a_long_run(explorer):
     assert not explorer.train_button.disabled and explorer.stop_button.disabled
 
 
+def test_stop_is_answered_before_the_last_picture_is_drawn(explorer):
+    # What a person sees first after Stop: the read-out "stopped" and Train enabled; the
+    # last picture (the curve up to where training ended) is drawn after that.
+    seen = []
+    draw = explorer._draw
+    def recording_draw():
+        seen.append(("stopped" in explorer.readout.value, explorer.train_button.disabled))
+        draw()
+    explorer._draw = recording_draw
+    explorer.epochs.value = 100
+    run = explorer.train()
+    _wait_for(lambda: run.history is not None and run.history.running_loss)
+    latency = explorer.stop(wait=True)
+    assert run.status == "stopped" and run.finished <= run.answered
+    assert seen[-1] == (True, False)             # the last draw came after the answer
+    assert not any(stopped for stopped, _ in seen[:-1])
+    assert 0 <= latency <= explorer.state.last_stop_thread
+
+
+def test_train_while_the_last_picture_is_drawn_waits_for_it(explorer):
+    # a run that ended by itself re-enables Train before its last picture: a click then
+    # waits for that picture instead of refusing with "already in progress"
+    explorer.epochs.value = 1
+    first = explorer.train()
+    _wait_for(lambda: first.answered > 0)
+    second = explorer.train(wait=True)
+    assert first.status == "done" and second.status == "done" and second.number == 2
+
+
 def test_controls_stay_usable_and_apply_to_the_next_run(explorer):
     explorer.epochs.value = 100
     run = explorer.train()
