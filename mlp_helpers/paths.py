@@ -21,15 +21,36 @@ A figure that a notebook shows is displayed as the output of the cell that makes
 The notebook's folder is the kernel's working directory: Jupyter, nbconvert, nbval and
 nbgrader all start a notebook's kernel in the folder of the notebook.
 
+**Under a grader** (:func:`grading`: nbgrader's autograder, or any grader that names
+the published runs) the figures are drawn and shown in the notebook as usual, but not
+written to ``figures/``: the grade and the feedback page need only the notebook, and a
+class of 100 would write thousands of PNGs no one opens.
+
 Usage, in a notebook's first cell::
 
     from mlp_helpers import paths
     FIGURES = paths.figures_dir()                       # PNGs
     RESULTS = paths.results_path("mnist_experiments.json")
 """
+import os
 from pathlib import Path
 
-__all__ = ["notebook_dir", "course_root", "figures_dir", "results_path"]
+__all__ = ["notebook_dir", "course_root", "figures_dir", "results_path", "grading",
+           "NBGRADER_VAR", "PUBLISHED_RUNS_VAR"]
+
+# nbgrader sets NBGRADER_EXECUTION ('autograde' or 'validate') in the environment of the
+# kernels it starts; any other grader names the published runs with PUBLISHED_RUNS_VAR.
+NBGRADER_VAR = "NBGRADER_EXECUTION"
+PUBLISHED_RUNS_VAR = "MLP_PUBLISHED_RUNS"
+
+
+def grading():
+    """Why the notebook runs under a grader ('NBGRADER_EXECUTION=autograde', or
+    'MLP_PUBLISHED_RUNS=PATH'), or None when a person runs it."""
+    for name in (PUBLISHED_RUNS_VAR, NBGRADER_VAR):
+        if os.environ.get(name):
+            return f"{name}={os.environ[name]}"
+    return None
 
 
 def notebook_dir():

@@ -25,6 +25,7 @@ from matplotlib.ticker import LogLocator, NullFormatter
 
 from ._checks import check_flag, check_inputs, check_labels, check_positive_int
 from ._io import atomic_write
+from .paths import grading
 
 __all__ = [
     "loss_curves",
@@ -104,12 +105,17 @@ def _axes(ax, figsize=FIGSIZE):
 
 
 def _finish(fig, save):
-    """Write ``fig`` to ``save`` (a PNG path) atomically when given; return ``fig``."""
+    """Write ``fig`` to ``save`` (a PNG path) atomically when given; return ``fig``.
+
+    Under a grader (:func:`mlp_helpers.paths.grading`) nothing is written: the figure
+    is still shown in the notebook, and so on the student's feedback page."""
     if save is None:
         return fig
     path = Path(save)
     if path.suffix.lower() != ".png":
         raise ValueError(f"save must be a path ending in .png, got {str(save)!r}")
+    if grading():
+        return fig
     with atomic_write(path, "wb") as f:   # a temporary file beside it, then a rename
         fig.savefig(f, format="png", dpi=DPI_SAVE, bbox_inches="tight")
     return fig

@@ -18,16 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write
+from .paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading
 from .runconfig import RunConfig, Runs
 
 __all__ = ["save_results", "load_results", "published_runs_file", "published_runs", "grading_note",
            "PublishedRunMissing", "PUBLISHED_RUNS_VAR", "NBGRADER_VAR", "PUBLISHED_RUNS_NAME"]
 
-# Grading mode: nbgrader sets NBGRADER_EXECUTION ('autograde' or 'validate') in the
-# environment of the kernels it starts; any other grader can name the published runs
-# itself with PUBLISHED_RUNS_VAR.
-NBGRADER_VAR = "NBGRADER_EXECUTION"
-PUBLISHED_RUNS_VAR = "MLP_PUBLISHED_RUNS"
+# Grading mode (paths.grading): nbgrader sets NBGRADER_EXECUTION in the environment of
+# the kernels it starts; any other grader can name the published runs with PUBLISHED_RUNS_VAR.
 PUBLISHED_RUNS_NAME = "mnist_experiments.json"
 
 
@@ -52,9 +50,7 @@ def grading_note(n, source):
 
 
 def _grading_reason():
-    if os.environ.get(PUBLISHED_RUNS_VAR):
-        return f"{PUBLISHED_RUNS_VAR}={os.environ[PUBLISHED_RUNS_VAR]}"
-    return f"{NBGRADER_VAR}={os.environ.get(NBGRADER_VAR)}"
+    return grading() or f"{NBGRADER_VAR}={os.environ.get(NBGRADER_VAR)}"
 
 
 def published_runs_file():

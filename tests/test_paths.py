@@ -41,3 +41,34 @@ def test_the_default_folder_is_the_working_directory(tmp_path, monkeypatch):
 def test_names_are_plain_file_names(tmp_path, bad):
     with pytest.raises(ValueError, match="must be a plain file name"):
         paths.results_path(bad, tmp_path)
+
+
+@pytest.mark.parametrize("env, reason", [
+    ({}, None),
+    ({"NBGRADER_EXECUTION": "autograde"}, "NBGRADER_EXECUTION=autograde"),
+    ({"MLP_PUBLISHED_RUNS": "/x/runs.json"}, "MLP_PUBLISHED_RUNS=/x/runs.json"),
+    ({"NBGRADER_EXECUTION": ""}, None),
+])
+def test_grading_is_told_by_the_graders_variables(monkeypatch, env, reason):
+    for name in (paths.NBGRADER_VAR, paths.PUBLISHED_RUNS_VAR):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert paths.grading() == reason
+
+
+def test_under_a_grader_figures_are_drawn_but_not_written(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from mlp_helpers import plotting
+
+    history = {"train_loss": [1.0, 0.5], "train_loss_after": [0.8, 0.4], "val_loss": [1.1, 0.7], "val_acc": [0.5, 0.8]}
+    monkeypatch.setenv(paths.NBGRADER_VAR, "autograde")
+    fig = plotting.epoch_losses(history, running=False, save=tmp_path / "a.png")
+    assert fig.axes and not (tmp_path / "a.png").exists() and not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match=r"save must be a path ending in \.png, got '.*a\.jpg'"):
+        plotting.epoch_losses(history, running=False, save=tmp_path / "a.jpg")   # still checked
+    monkeypatch.delenv(paths.NBGRADER_VAR)
+    plotting.epoch_losses(history, running=False, save=tmp_path / "a.png")
+    assert (tmp_path / "a.png").stat().st_size > 1000
+    plt.close("all")
