@@ -65,10 +65,11 @@ def test_under_a_grader_figures_are_drawn_but_not_written(tmp_path, monkeypatch)
     history = {"train_loss": [1.0, 0.5], "train_loss_after": [0.8, 0.4], "val_loss": [1.1, 0.7], "val_acc": [0.5, 0.8]}
     monkeypatch.setenv(paths.NBGRADER_VAR, "autograde")
     fig = plotting.epoch_losses(history, running=False, save=tmp_path / "a.png")
+    assert plotting.save_figure(fig, tmp_path / "b.png") is fig     # a notebook's own figure: the same
     assert fig.axes and not (tmp_path / "a.png").exists() and not list(tmp_path.iterdir())
     with pytest.raises(ValueError, match=r"save must be a path ending in \.png, got '.*a\.jpg'"):
         plotting.epoch_losses(history, running=False, save=tmp_path / "a.jpg")   # still checked
     monkeypatch.delenv(paths.NBGRADER_VAR)
-    plotting.epoch_losses(history, running=False, save=tmp_path / "a.png")
-    assert (tmp_path / "a.png").stat().st_size > 1000
+    plotting.save_figure(plotting.epoch_losses(history, running=False, save=tmp_path / "a.png"), tmp_path / "b.png")
+    assert (tmp_path / "a.png").stat().st_size > 1000 and (tmp_path / "b.png").stat().st_size > 1000
     plt.close("all")
