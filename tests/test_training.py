@@ -645,7 +645,8 @@ def test_notebook_03s_large_batch_runs_spike_but_are_not_flagged(B, seed):
 
 def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
     """Every full run of notebook 04 (results/mnist_experiments.json) stays far below the rule:
-    its running loss never reaches the untrained network's loss L0, a third of the threshold."""
+    its running loss stays under half the threshold (3 L0, L0 the untrained network's loss).
+    The closest is lr 0.3, seed 1, the run that starts to diverge: up to 2.87 = 1.16 L0."""
     from mlp_helpers import load_mnist
     document = json.loads(RESULTS.read_text(encoding="utf-8"))
     (x, y), _, _ = load_mnist(final=False, verbose=False)       # final runs share the first rows
@@ -656,7 +657,7 @@ def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
         rule = DivergenceRule.for_network(net, x, y)
         assert all(rule.check(running[:i]) is None for i in range(1, len(running) + 1)), config
         assert all(rule.check_epoch(loss, net) is None for loss in item["history"]["train_loss"])
-        assert max(running) < rule.initial_loss <= rule.threshold / 3, config
+        assert max(running) < rule.threshold / 2 and rule.initial_loss <= rule.threshold / 3, config
 
 
 def test_inputs_out_of_the_network_dtype_are_refused_not_blamed_on_the_lr(synth):
