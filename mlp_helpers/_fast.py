@@ -35,13 +35,14 @@ import math
 import numpy as np
 
 from .network import backward, cross_entropy, forward
+from .training import per_example_steps
 
 try:
     import numba
 except ImportError:                    # the kit still works, per-example SGD much slower
     numba = None
 
-__all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "per_example_steps", "sparse_rows", "sgd_steps"]
+__all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "sparse_rows", "sgd_steps"]
 
 #: numba is there and compiles (NUMBA_DISABLE_JIT=1 would run these loops as Python,
 #: far slower than the reference loop, so it counts as no numba)
@@ -193,12 +194,6 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
             for j in range(H):
                 W[row, j] -= step * dz[j]
     return len(order)
-
-
-def per_example_steps(order):
-    """The steps of an epoch of per-example SGD: one per example index of ``order``,
-    each of one example. Returns (steps, sizes): ``order`` itself and float64 ones."""
-    return order, np.ones(len(order))
 
 
 class PerExampleSGD:

@@ -26,7 +26,6 @@ import numpy as np
 
 from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_positive_float,
                       check_positive_int, check_seed)
-from . import _fast
 from .blas import limit_threads
 
 __all__ = ["train", "History", "DivergenceRule", "sgd_epoch", "sgd_as_printed"]
@@ -80,6 +79,12 @@ def sgd_as_printed(net, x, y, lr):
     return total / len(x)
 
 
+def per_example_steps(order):
+    """The steps of an epoch of per-example SGD: one per example index of ``order``,
+    each of one example. Returns (steps, sizes): ``order`` itself and float64 ones."""
+    return order, np.ones(len(order))
+
+
 class _ReferenceSGD:
     """The stepper ``train`` uses for batch size 1 when numba is missing: :func:`sgd_epoch`.
 
@@ -90,7 +95,7 @@ class _ReferenceSGD:
     """
 
     batch_size = 1
-    split = staticmethod(_fast.per_example_steps)
+    split = staticmethod(per_example_steps)
 
     def __init__(self, net, x, y, lr):
         self.net, self.x, self.y, self.lr = net, x, y, float(lr)
@@ -105,8 +110,12 @@ _warned_no_numba = False
 
 
 def _stepper(net, x, y, lr, batch_size):
-    """The fast stepper for the batch size; the reference loop (warned once) without numba."""
+    """The fast stepper for the batch size; the reference loop (warned once) without numba.
+
+    numba is imported here, at the first training run, not with the package: a notebook
+    that never trains does not pay for it (about 0.5 s)."""
     global _warned_no_numba
+    from . import _fast
     if batch_size > 1:
         return _fast.MinibatchSGD(net, x, y, lr, batch_size)
     if _fast.HAVE_NUMBA:
