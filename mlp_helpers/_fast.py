@@ -60,11 +60,11 @@ def _compiled(f):
     """numba's ``njit(cache=True, nogil=True)`` with numba; else f unchanged.
 
     No "fastmath": every sum is added up in the order the loops say and no multiply-add
-    is fused, so the kernel gives the same bits on every machine (tests/test_training.py
+    is fused, so the kernel gives the same bits whatever the machine's vector width (tests/test_training.py
     runs it compiled for the plain x86-64 target, SSE2 and no FMA, against this machine's
     own). With fastmath's "reassoc" the compiler chooses the order of a sum by its vector
     width, and an MNIST run at a large learning rate, which amplifies the last bit, ends
-    elsewhere on a machine with wider vectors."""
+    elsewhere on a machine with other vectors."""
     return numba.njit(cache=True, nogil=True)(f) if HAVE_NUMBA else f
 
 
