@@ -180,6 +180,8 @@ class ExplorerState:
         self.update_seconds = 0.0     # how long that on_update took
         self.last_stop_latency = math.nan    # seconds from stop() to on_ended (Stop's answer)
         self.last_stop_thread = math.nan     # ... to the end of the thread (the last picture drawn)
+        self.drawing = None           # the run whose picture the training thread is drawing
+        self._answer_lock = threading.Lock()
 
     @property
     def running(self):
@@ -221,6 +223,11 @@ class ExplorerState:
         run = self.runs[-1] if self.runs and thread is not None and thread.is_alive() else None
         t0 = time.perf_counter()
         self.stop_event.set()
+        if run is not None and self.drawing is run:
+            # training is paused for a picture and ends as soon as it is drawn (the callback
+            # then returns True): the run has ended here, so say so now, not after the picture
+            run.status = "stopped"
+            self._answer(run)
         if not wait or thread is None:
             return math.nan
         thread.join(timeout)
@@ -257,9 +264,8 @@ class ExplorerState:
                     self._measure_val(run)     # the curve ends where training ended
             except Exception as exc:           # reported by on_end: the buttons must come back
                 drawing_error = exc
-            run.answered = time.perf_counter()
             try:
-                self.on_ended(run)             # say so now; the picture follows
+                self._answer(run)              # say so now; the picture follows
                 self._update(run)
             except Exception as exc:
                 drawing_error = drawing_error or exc
@@ -287,7 +293,11 @@ class ExplorerState:
             if time.perf_counter() - self.last_update >= gap:
                 if event == "log":
                     self._measure_val(run)
-                self._update(run)
+                self.drawing = run           # no step is taken until the picture is drawn
+                try:
+                    self._update(run)
+                finally:
+                    self.drawing = None
             return self.stop_event.is_set()
 
         # warn=False: the divergence is read from the history (warnings.catch_warnings
@@ -309,6 +319,17 @@ class ExplorerState:
         run.val_at.append(run.examples_seen())
         run.val_loss.append(float(loss))
         run.val_acc.append(float(acc))
+
+    def _answer(self, run):
+        """Say once that ``run`` has ended: stamp ``run.answered`` and call ``on_ended``.
+        From the training thread when it ends, or from stop() if Stop comes while the
+        training thread draws (then training is already over). True if this call said it."""
+        with self._answer_lock:
+            if run.answered:
+                return False
+            run.answered = time.perf_counter()
+        self.on_ended(run)
+        return True
 
     def _update(self, run):
         t0 = time.perf_counter()

@@ -60,6 +60,7 @@ class LRExplorer:
     def __init__(self, lr=0.1, batch_size=1, epochs=30, n_hidden=16, seed=0,
                  dataset="synthetic", mnist_size=5_000, redraw_every=0.3, log_every=None,
                  figsize=(10.0, 3.7), dpi=80):
+        from . import _fast  # noqa: F401 -- numba loads with the explorer, not at the first Train
         self.state = ExplorerState(on_update=self._refresh, on_ended=self._on_ended, on_end=self._on_end,
                                    on_message=self._show_text, redraw_every=redraw_every,
                                    log_every=log_every)

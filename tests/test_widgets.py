@@ -108,10 +108,34 @@ def test_stop_is_answered_before_the_last_picture_is_drawn(explorer):
     run = explorer.train()
     _wait_for(lambda: run.history is not None and run.history.running_loss)
     latency = explorer.stop(wait=True)
-    assert run.status == "stopped" and run.finished <= run.answered
+    assert run.status == "stopped" and run.answered > 0
     assert seen[-1] == (True, False)             # the last draw came after the answer
     assert not any(stopped for stopped, _ in seen[:-1])
     assert 0 <= latency <= explorer.state.last_stop_thread
+
+
+def test_stop_during_a_picture_is_answered_at_once(explorer):
+    # Stop pressed while the training thread draws (training paused until the picture is
+    # done): the explorer answers from stop() itself, and no step is taken after it
+    state = explorer.state
+    drawing, release, seen = __import__("threading").Event(), __import__("threading").Event(), []
+    draw = explorer._draw
+    def slow_draw():
+        if state.drawing is not None and not drawing.is_set():
+            seen.append(state.drawing.history.examples_seen)
+            drawing.set()
+            release.wait(10)                     # a picture that takes as long as the test wants
+        draw()
+    explorer._draw = slow_draw
+    explorer.epochs.value = 100
+    run = explorer.train()
+    assert drawing.wait(20)
+    explorer.stop(wait=False)
+    assert run.answered > 0 and run.status == "stopped"              # said before the picture is done
+    assert "<b>stopped</b>" in explorer.readout.value and not explorer.train_button.disabled
+    release.set()
+    assert explorer.wait(timeout=30)
+    assert run.history.stopped and run.history.examples_seen == seen[0]   # not one step more
 
 
 def test_train_while_the_last_picture_is_drawn_waits_for_it(explorer):
