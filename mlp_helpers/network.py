@@ -328,14 +328,8 @@ class MLP:
         Args: x (N, D); y (N,) integer labels; batch, rows per chunk (>= 1).
         Returns a Python float (chunk sums are accumulated in float64).
         """
-        x = self._check_x(x)
-        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
-        batch = check_positive_int(batch, "batch")
-        total = 0.0
-        for i in range(0, len(x), batch):
-            xb, yb = x[i:i + batch], y[i:i + batch]
-            total += float(cross_entropy(self._logits(xb), yb)) * len(xb)
-        return total / len(x)
+        x, y, batch = self._check_set(x, y, batch)
+        return self._sums(x, y, batch)[0] / len(x)
 
     def evaluate(self, x, y, batch=10_000):
         """(mean_loss(x, y), accuracy(x, y)) from one forward pass instead of two.
@@ -343,17 +337,24 @@ class MLP:
         Args as :meth:`mean_loss`. Returns (loss, accuracy): Python floats, the same
         numbers the two methods give. Raises ValueError if the weights are not finite
         (see ``predict``)."""
-        x = self._check_x(x)
-        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
-        batch = check_positive_int(batch, "batch")
+        x, y, batch = self._check_set(x, y, batch)
         self._check_finite_params()
+        total, correct = self._sums(x, y, batch)
+        return total / len(x), correct / len(x)
+
+    def _check_set(self, x, y, batch):
+        x = self._check_x(x)
+        return x, check_labels(y, self.n_out, "y", n_examples=x.shape[0]), check_positive_int(batch, "batch")
+
+    def _sums(self, x, y, batch):
+        """(summed cross-entropy, number of rows whose argmax is the label), in chunks."""
         total, correct = 0.0, 0
         for i in range(0, len(x), batch):
             xb, yb = x[i:i + batch], y[i:i + batch]
             o = self._logits(xb)
             total += float(cross_entropy(o, yb)) * len(xb)
             correct += int(np.count_nonzero(o.argmax(axis=1) == yb))
-        return total / len(x), correct / len(x)
+        return total, correct
 
     def _logits(self, x):
         p = self.params

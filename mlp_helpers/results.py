@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write
-from .paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading
+from .paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading, results_path
 from .runconfig import RunConfig, Runs
 
 __all__ = ["save_results", "load_results", "published_runs_file", "published_runs", "grading_note",
@@ -45,12 +45,8 @@ def _shown(path):
 
 def grading_note(n, source):
     """The line ``run_many`` prints under a grader: why, how many runs, read from where."""
-    return (f"grading mode ({_grading_reason()}): {n} run{'s' * (n != 1)} read "
+    return (f"grading mode ({grading()}): {n} run{'s' * (n != 1)} read "
             f"from the published results {_shown(source)}, none trained")
-
-
-def _grading_reason():
-    return grading() or f"{NBGRADER_VAR}={os.environ.get(NBGRADER_VAR)}"
 
 
 def published_runs_file():
@@ -67,14 +63,10 @@ def published_runs_file():
     Returns:
         Path or None.
     """
+    if grading() is None:
+        return None
     explicit = os.environ.get(PUBLISHED_RUNS_VAR)
-    if explicit:
-        return Path(explicit)
-    if os.environ.get(NBGRADER_VAR):
-        from .paths import results_path
-
-        return results_path(PUBLISHED_RUNS_NAME)
-    return None
+    return Path(explicit) if explicit else results_path(PUBLISHED_RUNS_NAME)
 
 
 def published_runs(configs, source):
@@ -82,7 +74,7 @@ def published_runs(configs, source):
     configs = list(configs)
     if not configs:
         return {}, {}
-    where = f"grading mode ({_grading_reason()})"
+    where = f"grading mode ({grading()})"
     if not Path(source).is_file():
         raise PublishedRunMissing(
             f"{where}: the published results {source} are missing, so the runs cannot be read "

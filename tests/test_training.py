@@ -2,6 +2,7 @@
 divergence, and every bad input. Small data throughout: the whole file takes seconds."""
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -156,7 +157,7 @@ _ONE_EPOCH = textwrap.dedent("""
 
 
 @needs_numba
-@pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"), reason="an x86-64 target")
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="an x86-64 target")
 def test_per_example_kernel_gives_the_same_bits_whatever_the_vector_width(tmp_path):
     """The committed MNIST results must come out the same on the next machine: no sum is
     reordered by the compiler (no fastmath), so the generic x86-64 build and this

@@ -3,6 +3,7 @@
 Functional checks only (no timings): the runs are tiny (synthetic data, 5,000 points).
 """
 import math
+import threading
 import time
 
 import ipywidgets as widgets
@@ -118,7 +119,7 @@ def test_stop_during_a_picture_is_answered_at_once(explorer):
     # Stop pressed while the training thread draws (training paused until the picture is
     # done): the explorer answers from stop() itself, and no step is taken after it
     state = explorer.state
-    drawing, release, seen = __import__("threading").Event(), __import__("threading").Event(), []
+    drawing, release, seen = threading.Event(), threading.Event(), []
     draw = explorer._draw
     def slow_draw():
         if state.drawing is not None and not drawing.is_set():
