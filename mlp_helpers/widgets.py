@@ -193,8 +193,10 @@ class LRExplorer:
         self.stop_button.disabled = not running
 
     def _on_ended(self, run):
-        self._show_text(describe(run))   # "stopped, epoch ...": Stop's answer, before the picture
+        # Train comes back first, then "stopped, epoch ...": whoever sees the read-out
+        # (a student, or the browser test) can press Train at once. The picture follows.
         self._set_running(False)
+        self._show_text(describe(run))
 
     def _on_end(self, run, error):
         if error is not None:

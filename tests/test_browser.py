@@ -166,7 +166,11 @@ def test_explorer_trains_in_a_browser(browser, voila_url):
         assert re.search(r"stopped, epoch \d+\.\d / 100,", text), text
         accuracy = float(re.search(r"validation accuracy ([\d.]+)%", text).group(1))
         assert 30 <= accuracy <= 100, text
-        assert page.locator(".lr-explorer button", has_text="Train").is_enabled()
+        # The widget enables Train before it writes "stopped"; each is its own message
+        # to the browser, so wait for the button's state rather than read it at once.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.lr-explorer button')]"
+            ".some(b => b.textContent.includes('Train') && !b.disabled)", timeout=5_000)
         assert _plot_src(page) != plot_before
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
