@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 # multiprocessing, or is only needed by some notebooks)
 _ON_FIRST_USE = ("plotting", "widgets", "explorer_runs", "explorer_view", "release", "experiments",
                  "tables", "workers", "runconfig", "results", "paths", "checks", "diagnosis", "gradnoise",
-                 "mnist_sources", "numpy_pickle", "blas")
+                 "mnist_sources", "numpy_pickle", "blas", "autograde")
 
 __all__ = ["History", "MLP", "grad_check", "load_mnist", "load_synth", "train",
            "scalar", "data", "network", "training", "gradcheck", *_ON_FIRST_USE]

@@ -95,13 +95,14 @@ class CourseReport:
 
     reports: a NotebookReport per notebook; target: COURSE/source/ASSIGNMENT;
     results: (json path, npz path, number of runs) of the published runs copied, or None;
-    config: "written", "kept" (the course had its own nbgrader_config.py), or
-    "kept, lacks c.Execute.timeout" (its own, without the setting grading needs).
+    config: "written", or "kept" (the course had its own nbgrader_config.py);
+    lacking: the settings of CONFIG_NEEDS that a kept nbgrader_config.py does not set.
     """
     reports: list
     target: Path
     results: Optional[tuple]
     config: str
+    lacking: tuple = ()
 
 
 # --------------------------------------------------------------------------------------
@@ -387,8 +388,21 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # The published runs (results/*.npz, about 1 MB a network) must be copied with the
 # assignment: nbgrader skips files above this size (kB; nbgrader's default, 100 MB).
 c.CourseDirectory.max_file_size = 100000
+
+# Under `nbgrader autograde`, the lessons' demonstrations (code cells tagged
+# "demonstration": trainings, sweeps and figures that call mlp_helpers, never the
+# student's code) are not run; on the feedback page such a cell says so in one line.
+# Graded cells always run. Delete these two lines to run every cell for every student.
+from mlp_helpers.autograde import preprocessors  # noqa: E402
+c.Autograde.autograde_preprocessors = preprocessors()
 '''
-CONFIG_NEEDS = ("c.Execute.timeout",)
+# What a course's own nbgrader_config.py should set, and what happens if it does not.
+CONFIG_NEEDS = {
+    "c.Execute.timeout": f"nbgrader's 30 s per cell may be too short, add c.Execute.timeout = {CELL_TIMEOUT}",
+    "c.Autograde.autograde_preprocessors": "every demonstration cell runs for every student, add "
+                                           "c.Autograde.autograde_preprocessors = "
+                                           "mlp_helpers.autograde.preprocessors()",
+}
 
 
 def _nbgrader_metadata(cell, grade_id):
@@ -505,11 +519,10 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
     config_path = course / CONFIG_NAME
     if config_path.exists():
         text = config_path.read_text(encoding="utf-8", errors="replace")
-        lacking = [need for need in CONFIG_NEEDS if need not in text]
-        config = "kept" + (f", lacks {', '.join(lacking)}" if lacking else "")
-        files = ()
+        lacking = tuple(need for need in CONFIG_NEEDS if need not in text)
+        config, files = "kept", ()
     else:
-        config, files = "written", ((CONFIG_TEXT, config_path),)
+        config, lacking, files = "written", (), ((CONFIG_TEXT, config_path),)
 
     def write_all(folder):
         for name, nb in prepared:
@@ -520,7 +533,7 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
                 shutil.copyfile(path, folder / "results" / path.name)
 
     _write_atomically(target, write_all, files)
-    return CourseReport(reports, target, published, config)
+    return CourseReport(reports, target, published, config, lacking)
 
 
 # --------------------------------------------------------------------------------------
@@ -554,12 +567,13 @@ def _nbgrader_summary(done, course, assignment):
                      f"the experiments read them instead of training.")
     config = Path(course) / CONFIG_NAME
     if done.config == "written":
-        lines.append(f"Wrote {config} (course id, {CELL_TIMEOUT} s per cell).")
-    elif done.config == "kept":
+        lines.append(f"Wrote {config} (course id, {CELL_TIMEOUT} s per cell, "
+                     f"demonstrations not run under autograde).")
+    elif not done.lacking:
         lines.append(f"Kept the existing {config}.")
     else:
-        lines.append(f"Kept the existing {config}; it does not set c.Execute.timeout: nbgrader's "
-                     f"30 s per cell may be too short, add c.Execute.timeout = {CELL_TIMEOUT}.")
+        lines.append(f"Kept the existing {config}; " + "; ".join(
+            f"it does not set {need}: {CONFIG_NEEDS[need]}" for need in done.lacking) + ".")
     lines.append(f"Next: cd {course} && nbgrader generate_assignment {assignment}")
     return lines
 

@@ -49,6 +49,8 @@ if importlib.util.find_spec("nbgrader") is None:
     pytest.skip("nbgrader is not installed (pip install -r requirements-instructor.txt)",
                 allow_module_level=True)
 
+from mlp_helpers.autograde import SKIPPED, TAG  # noqa: E402 (after the check for nbgrader)
+
 
 def _env():
     """The environment of the documented commands: this Python's environment, activated."""
@@ -248,8 +250,29 @@ def test_each_student_folder_keeps_its_results_and_feedback_shows_the_figures(gr
     alice = course / "autograded" / "alice" / ASSIGNMENT
     written = sorted(p.name for p in (alice / "figures").glob("*.png")) if (alice / "figures").is_dir() else []
     assert set(written) <= {"explorer_tour.png"}, written
+    # the figures of notebook 04's graded path are on the page; the demonstrations' are not
+    solution = nbformat.read(ROOT / "notebooks" / "04_mnist_experiments.ipynb", as_version=4)
+    shown = sum("image/png" in o.get("data", {}) for c in solution.cells if c.cell_type == "code"
+                and TAG not in c.metadata.get("tags", []) for o in c.outputs)
     page = (course / "feedback" / "alice" / ASSIGNMENT / "04_mnist_experiments.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") >= 10     # 13 figures shown in notebook 04
+    assert shown >= 8 and page.count("data:image/png;base64,") == shown
+
+
+def test_demonstrations_are_skipped_and_everything_else_runs_cleanly(graded):
+    """Under autograde no demonstration cell runs; the solved submission then has no error."""
+    course, _, _, _ = graded
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        tagged = [i for i, c in enumerate(nbformat.read(path, as_version=4).cells)
+                  if TAG in c.metadata.get("tags", [])]
+        for student in STUDENTS:
+            nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / path.name, as_version=4)
+            skipped = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                       and [o.get("text") for o in c.outputs] == [SKIPPED]]
+            assert skipped == tagged, (student, path.name)
+            if student == "alice":
+                errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                          for o in c.outputs if o.output_type == "error"]
+                assert not errors, (path.name, errors)
 
 
 def test_grading_wrote_nothing_into_the_repository(graded, repository_before):

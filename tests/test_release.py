@@ -258,7 +258,8 @@ def test_nbgrader_summary_says_hidden_tests_are_kept(tmp_path, capsys):
                       "2 hidden test blocks kept for nbgrader generate_assignment to strip")
     assert out[2] == ("Grading: 2 autograded test cells, 1 point each; their 2 hidden test blocks stay in the "
                       "source for nbgrader (generate_assignment strips them, autograde puts them back).")
-    assert out[3] == f"Wrote {course / 'nbgrader_config.py'} (course id, {rel.CELL_TIMEOUT} s per cell)."
+    assert out[3] == (f"Wrote {course / 'nbgrader_config.py'} (course id, {rel.CELL_TIMEOUT} s per cell, "
+                      f"demonstrations not run under autograde).")
     assert out[4] == f"Next: cd {course} && nbgrader generate_assignment hw"
     assert not any("removed" in line for line in out)
     nb = nbformat.read(course / "source" / "hw" / FIXTURE.name, as_version=4)
@@ -266,6 +267,8 @@ def test_nbgrader_summary_says_hidden_tests_are_kept(tmp_path, capsys):
 
 
 def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("nbgrader")      # the file imports mlp_helpers.autograde (CI has nbgrader)
+    from mlp_helpers.autograde import SkipDemonstrations
     blas = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     for var in blas:
         monkeypatch.delenv(var, raising=False)   # the file sets them: restored after the test
@@ -286,15 +289,26 @@ def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path
     assert c.Execute.timeout == rel.CELL_TIMEOUT >= 60
     assert c.CourseDirectory.course_id == "mlp-from-scratch"
     assert [os.environ[var] for var in blas] == ["1", "1", "1"]     # inherited by the kernels
+    assert SkipDemonstrations in c.Autograde.autograde_preprocessors
 
-    (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 600\n")
+    own = ("c = get_config()\nc.Execute.timeout = 600\n"
+           "c.Autograde.autograde_preprocessors = __import__('mlp_helpers.autograde').autograde.preprocessors()\n")
+    (course / "nbgrader_config.py").write_text(own)
     assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw2", "--notebooks", str(FIXTURE)]) == 0
     assert f"Kept the existing {course / 'nbgrader_config.py'}." in capsys.readouterr().out
-    assert (course / "nbgrader_config.py").read_text() == "c = get_config()\nc.Execute.timeout = 600\n"
+    assert (course / "nbgrader_config.py").read_text() == own
+
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 600\n")
+    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw3", "--notebooks", str(FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert "it does not set c.Autograde.autograde_preprocessors: every demonstration cell runs" in out
+    assert "c.Execute.timeout" not in out
 
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
-    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw3", "--notebooks", str(FIXTURE)]) == 0
-    assert "it does not set c.Execute.timeout" in capsys.readouterr().out
+    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw4", "--notebooks", str(FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert "it does not set c.Execute.timeout: nbgrader's 30 s per cell may be too short" in out
+    assert "it does not set c.Autograde.autograde_preprocessors" in out
 
 
 # ---- the published runs, for notebooks that use mlp_helpers.experiments --------------------
