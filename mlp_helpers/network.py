@@ -84,13 +84,14 @@ def cross_entropy(o, labels):
 # The forward and backward passes, as plain functions of the weights
 # --------------------------------------------------------------------------------------
 #
-# MLP's methods wrap these two, and minibatch SGD (``mlp_helpers._fast.MinibatchSGD``)
-# calls them on each batch. The same passes fused into one per-example SGD step -- loops
-# over one example's nonzero pixels, compiled by numba -- are ``mlp_helpers._fast.sgd_steps``:
-# change the maths here (say, another activation) and change it there too.
+# MLP's methods wrap these two. The fast steppers of ``mlp_helpers._fast`` restate them:
+# ``sgd_steps``, one per-example SGD step as loops over one example's nonzero pixels,
+# compiled by numba; ``MinibatchSGD.run``, these lines on the pixels a batch uses, with
+# the softmax, loss and y - t in one compiled pass (``softmax_cross_entropy``). Change
+# the maths here (say, another activation) and change it there too.
 # tests/test_training.py checks that they agree: test_per_example_kernel_equals_the_reference_loop
-# (sgd_steps against training.sgd_epoch, which calls these) and
-# test_minibatch_path_equals_hand_written_loop.
+# (sgd_steps against training.sgd_epoch, which calls these),
+# test_minibatch_path_equals_hand_written_loop and test_minibatch_path_equals_the_reference_on_mnist.
 
 def forward(params, x):
     """Every intermediate of the forward pass, for a batch of rows x.

@@ -266,6 +266,30 @@ def test_minibatch_path_equals_hand_written_loop(synth, kind):
         np.testing.assert_allclose(net.params[name], ref.params[name], rtol=1e-11, atol=1e-13)
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_minibatch_path_equals_the_reference_on_mnist(mnist_2000, dtype):
+    """An epoch of batches of 64 on 2,000 MNIST images, 784-300-10: the fast path (used
+    pixels only, the output layer compiled) against net.loss, then w -= lr * g."""
+    x, y = mnist_2000
+    x = x.astype(dtype)
+    tol = KERNEL_TOLERANCE[dtype]
+    ref, fast = MLP(784, 300, 10, seed=0, dtype=dtype), MLP(784, 300, 10, seed=0, dtype=dtype)
+    stepper = _fast.MinibatchSGD(fast, x, y, 0.1, 64)
+    batches, _ = stepper.split(np.random.default_rng(0).permutation(len(x)))
+    losses = np.empty(len(batches))
+    assert stepper.run(batches, losses) == len(batches) == 32
+    expected = []
+    for b in batches:
+        loss, grads = ref.loss(x[b], y[b])
+        expected.append(loss)
+        for name, w in ref.params.items():
+            w -= dtype(0.1) * grads[name]
+    np.testing.assert_allclose(losses, expected, rtol=0, atol=tol)
+    for name in ref.params:
+        np.testing.assert_allclose(fast.params[name], ref.params[name], rtol=0, atol=tol)
+
+
 def test_train_minibatch_keeps_the_last_partial_batch(synth):
     x, y, *_ = synth
     net = MLP(2, 8, 2, seed=0)
