@@ -390,8 +390,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 c.CourseDirectory.max_file_size = 100000
 
 # Under `nbgrader autograde`, the lessons' demonstrations (code cells tagged
-# "demonstration": trainings, sweeps and figures that call mlp_helpers, never the
-# student's code) are not run; on the feedback page such a cell says so in one line.
+# "demonstration": every cell no grade depends on, such as trainings, sweeps and
+# figures; never the student's code) are not run; on the feedback page such a cell
+# says so in one line.
 # Graded cells always run. Delete these two lines to run every cell for every student.
 from mlp_helpers.autograde import preprocessors  # noqa: E402
 c.Autograde.autograde_preprocessors = preprocessors()

@@ -67,10 +67,42 @@ def test_demonstrations_are_not_needed_by_the_graded_cells(path):
                 only_in_demos.pop(name, None)
 
 
-def test_the_heavy_lessons_have_demonstrations():
+def _could_be_demonstrations(nb):
+    """The largest set of cells that may carry the tag: no exercise or test, no call of an
+    exercise function, and no name bound there that a later cell outside the set reads."""
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    exercises = {node.name for _, c in code if "### BEGIN SOLUTION" in c.source
+                 for node in ast.parse(c.source).body if isinstance(node, ast.FunctionDef)}
+    names = {i: _names(c.source) for i, c in code}
+    chosen = {i for i, c in code if not _graded(c) and not names[i][1] & exercises}
+    while True:                   # drop the cells whose names a cell outside the set needs
+        bound_by, needed = {}, set()
+        for i, _ in code:
+            bound, read = names[i]
+            if i not in chosen:
+                needed |= {bound_by[n] for n in read - bound if bound_by.get(n) in chosen}
+            bound_by.update(dict.fromkeys(bound, i))
+        if not needed:
+            return chosen
+        chosen -= needed
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_that_no_grade_needs_is_a_demonstration(path):
+    # what grading runs is what the grade depends on: the exercises, their tests, the cells
+    # those read, and the cells that call the student's functions; a new lesson cell left
+    # untagged would run once for every student
+    nb = nbformat.read(path, as_version=4)
+    tagged = {i for i, c in enumerate(nb.cells) if TAG in c.metadata.get("tags", [])}
+    untagged = sorted(_could_be_demonstrations(nb) - tagged)
+    assert not untagged, (f"{path.name}: cells {untagged} are no exercise or test, call no exercise "
+                          f"and no graded cell needs them: tag them '{TAG}'")
+
+
+def test_the_lessons_have_their_demonstrations():
     counts = {p.stem[:2]: sum(TAG in c.metadata.get("tags", []) for c in nbformat.read(p, 4).cells)
               for p in NOTEBOOKS}
-    assert counts == {"00": 8, "01": 0, "02": 10, "03": 15, "04": 8, "05": 8}, counts
+    assert counts == {"00": 12, "01": 18, "02": 24, "03": 33, "04": 40, "05": 10}, counts
 
 
 def test_is_demonstration_never_holds_for_a_graded_cell():
@@ -99,6 +131,19 @@ def test_skip_demonstrations_runs_the_rest_in_a_kernel(tmp_path):
     outputs = [[o.get("text", o.get("ename")) for o in c.outputs] for c in nb.cells]
     assert outputs == [[], [SKIPPED], ["42\n"], ["AssertionError"]]
     assert nb.cells[1].execution_count is None and nb.cells[2].execution_count == 2
+
+
+def test_a_notebook_of_demonstrations_only_starts_no_kernel(tmp_path):
+    pytest.importorskip("nbgrader")
+    from mlp_helpers.autograde import SkipDemonstrations
+
+    cells = [nbformat.v4.new_markdown_cell("# only lessons"),
+             nbformat.v4.new_code_cell("import os; os._exit(1)", metadata={"tags": [TAG]}),
+             nbformat.v4.new_code_cell("   ")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    skip = SkipDemonstrations(timeout=60, kernel_name="no-such-kernel")   # starting one would fail
+    nb, _ = skip.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert [o.get("text") for o in nb.cells[1].outputs] == [SKIPPED] and skip.km is None
 
 
 def test_the_instructors_guide_quotes_the_skip_note():

@@ -41,6 +41,9 @@ ASSIGNMENT = "mlp"
 STUDENTS = {"alice": "solved", "bob": "sign flip in dl_do", "carol": "untouched"}
 TESTS = 12                                   # autograded test cells, 1 point each
 FLIPPED = ("01_derivatives.ipynb", "def dl_do(", "return y - t", "return t - y")
+# the run_many calls of notebook 04 outside its demonstrations (the others are not run)
+RUN_MANY_GRADED = sum("run_many(" in c.source and "demonstration" not in c.metadata.get("tags", [])
+                      for c in nbformat.read(ROOT / "notebooks" / "04_mnist_experiments.ipynb", 4).cells)
 
 if importlib.util.find_spec("nbgrader") is None:
     if os.environ.get("MLP_CI"):
@@ -194,10 +197,10 @@ def test_no_submission_timed_out_and_the_experiments_were_not_retrained(graded):
         nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / "04_mnist_experiments.ipynb",
                            as_version=4)
         printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        # every run_many call of notebook 04 read its runs, none trained
+        # every run_many call of notebook 04 that grading runs read its runs, none trained
         calls = re.findall(r"grading mode \(NBGRADER_EXECUTION=autograde\): (\d+) runs? read from the "
                            r"published results (\S+), none trained", printed)
-        assert len(calls) >= 2 and sum(int(n) for n, _ in calls) >= 15, printed
+        assert len(calls) == RUN_MANY_GRADED and sum(int(n) for n, _ in calls) >= 15, printed
         assert {where for _, where in calls} == {"results/mnist_experiments.json"}
 
 
@@ -255,7 +258,7 @@ def test_each_student_folder_keeps_its_results_and_feedback_shows_the_figures(gr
     shown = sum("image/png" in o.get("data", {}) for c in solution.cells if c.cell_type == "code"
                 and TAG not in c.metadata.get("tags", []) for o in c.outputs)
     page = (course / "feedback" / "alice" / ASSIGNMENT / "04_mnist_experiments.html").read_text(encoding="utf-8")
-    assert shown >= 8 and page.count("data:image/png;base64,") == shown
+    assert shown >= 1 and page.count("data:image/png;base64,") == shown
 
 
 def test_demonstrations_are_skipped_and_everything_else_runs_cleanly(graded):
