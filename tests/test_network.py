@@ -309,6 +309,11 @@ def test_bad_x(net):
     bad[3, 0] = np.inf
     with pytest.raises(ValueError, match=r"x must be finite, but 2 entries"):
         net.accuracy(bad, y)
+    for value in (np.inf, -np.inf):          # alone, an inf is the largest or the smallest entry
+        one = x.copy()
+        one[5, 3] = value
+        with pytest.raises(ValueError, match=rf"x must be finite, but 1 entries .* column 3, is {value!r}\)"):
+            net.predict(one)
     with pytest.raises(ValueError, match=r"x must be a numpy array"):
         net.forward(x.tolist())
 
