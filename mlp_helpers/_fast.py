@@ -397,14 +397,15 @@ def batch_on_used_pixels(x, idx, mark, x_u):
     D = x.shape[1]
     mark[:] = 0
     for n in idx:               # mark_i = sum over the batch of |x_ni|: nonzero (or NaN)
-        for i in range(D):      # if some image uses pixel i; no branch, so no mispredictions
-            mark[i] += abs(x[n, i])
+        image = x[n]            # if some image uses pixel i; no branch, so no mispredictions
+        for i in range(D):      # (a row taken once, then 1-D indexing: about a quarter faster)
+            mark[i] += abs(image[i])
     used = np.flatnonzero(mark)
     u = len(used)
     for r in range(len(idx)):   # row r of x_u: image idx[r] on those pixels
-        n = idx[r]
+        image, start = x[idx[r]], r * u
         for q in range(u):
-            x_u[r * u + q] = x[n, used[q]]
+            x_u[start + q] = image[used[q]]
     return used
 
 
