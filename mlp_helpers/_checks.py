@@ -119,17 +119,14 @@ def check_inputs(x, name="x", n_features=None, allow_1d=False, dtype=None):
         i, j = _first_bad(bad)
         raise ValueError(f"{name} must be finite, but {int(np.count_nonzero(bad))} entries are NaN or inf "
                          f"(the first, at row {i}, column {j}, is {float(x[i, j])!r})")
-    if dtype is not None:
+    if dtype is not None and max(-low, high) > np.finfo(dtype).max:   # finite here, inf once cast
         limit = np.finfo(dtype).max
-        if np.finfo(x.dtype).max > limit and max(-low, high) > limit:   # a wider float, and a value too big
-            with np.errstate(invalid="ignore"):
-                big = np.abs(x) > limit
-            if big.any():
-                i, j = _first_bad(big)
-                raise ValueError(
-                    f"{name} must be finite in {np.dtype(dtype).name} (|x| <= {float(limit):.4g}, the "
-                    f"network's dtype), but {int(np.count_nonzero(big))} entries are out of that range "
-                    f"(the first, at row {i}, column {j}, is {float(x[i, j])!r}, which would become inf)")
+        big = np.abs(x) > limit
+        i, j = _first_bad(big)
+        raise ValueError(
+            f"{name} must be finite in {np.dtype(dtype).name} (|x| <= {float(limit):.4g}, the "
+            f"network's dtype), but {int(np.count_nonzero(big))} entries are out of that range "
+            f"(the first, at row {i}, column {j}, is {float(x[i, j])!r}, which would become inf)")
     return x
 
 

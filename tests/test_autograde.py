@@ -37,6 +37,12 @@ def _names(source):
     return bound, read
 
 
+def _exercises(code):
+    """The names of the functions the student writes, from the (index, cell) code cells."""
+    return {node.name for _, c in code if "### BEGIN SOLUTION" in c.source
+            for node in ast.parse(c.source).body if isinstance(node, ast.FunctionDef)}
+
+
 def _graded(cell):
     """An exercise or a test cell, as mlp_helpers.release recognises them."""
     return ("### BEGIN SOLUTION" in cell.source or "BEGIN HIDDEN TESTS" in cell.source
@@ -50,8 +56,7 @@ def test_demonstrations_are_not_needed_by_the_graded_cells(path):
     tagged = [i for i, c in enumerate(nb.cells) if TAG in c.metadata.get("tags", [])]
     assert all(nb.cells[i].cell_type == "code" for i in tagged), f"{path.name}: tag a code cell only"
     assert not [i for i in tagged if _graded(nb.cells[i])], f"{path.name}: an exercise or test is tagged"
-    exercises = {node.name for _, c in code if "### BEGIN SOLUTION" in c.source
-                 for node in ast.parse(c.source).body if isinstance(node, ast.FunctionDef)}
+    exercises = _exercises(code)
     only_in_demos = {}                       # name -> the demonstration cell that bound it last
     for i, cell in code:
         bound, read = _names(cell.source)
@@ -71,8 +76,7 @@ def _could_be_demonstrations(nb):
     """The largest set of cells that may carry the tag: no exercise or test, no call of an
     exercise function, and no name bound there that a later cell outside the set reads."""
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    exercises = {node.name for _, c in code if "### BEGIN SOLUTION" in c.source
-                 for node in ast.parse(c.source).body if isinstance(node, ast.FunctionDef)}
+    exercises = _exercises(code)
     names = {i: _names(c.source) for i, c in code}
     chosen = {i for i, c in code if not _graded(c) and not names[i][1] & exercises}
     while True:                   # drop the cells whose names a cell outside the set needs
