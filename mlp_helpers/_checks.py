@@ -8,7 +8,8 @@ what is allowed. On success a check returns the value, converted where it says s
 The checks: :func:`check_flag` (True/False), :func:`check_positive_int`,
 :func:`check_positive_float`, :func:`check_factors` (one per epoch), :func:`check_seed`, :func:`check_label` (one class
 number), :func:`check_labels` (an array of them), :func:`check_inputs` (an (N, D)
-array); :func:`describe` words a value for such a message.
+array), :func:`check_params` (a network's weights dict); :func:`describe` words a
+value for such a message.
 """
 import math
 import numbers
@@ -144,3 +145,99 @@ def check_labels(y, n_classes, name="y", n_examples=None):
         lo, hi = int(y.min()), int(y.max())
         raise ValueError(f"{name} must be class labels in [0, {n_classes}), got values from {lo} to {hi}")
     return y
+
+
+#: The weights of the two-layer network, in the order of the forward pass
+PARAM_KEYS = ("W", "b", "V", "c")
+
+
+def check_params(params, n_in=None, n_hidden=None, n_out=None, dtype=None, name="params",
+                 convert=False, finite=True):
+    """The weights of a D-H-K network: a dict of exactly 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,).
+
+    The one weights-dict check: :meth:`mlp_helpers.MLP.from_params` uses it, and so do
+    ``train`` and the compiled training loops of :mod:`mlp_helpers._fast` before they
+    run -- those write into the arrays in place without bounds checks, so a ``c`` one
+    number short would let them write past its end.
+
+    Args:
+        params: the dict to check.
+        n_in, n_hidden, n_out: the sizes D, H, K the arrays must have (a network's);
+            a size not given is read from W (D, H) and V (H, K), with D, H >= 1, K >= 2.
+        dtype: the dtype every array must have (np.float32 or np.float64); None: W's.
+        name: how messages name the dict ("net.params", say).
+        convert: False: each entry must already be a numpy array of ``dtype``,
+            C-contiguous and writeable, and ``params`` itself is returned. True: entries
+            may be arrays or nested lists of numbers; a new dict of C-contiguous copies
+            in ``dtype`` is returned (``params`` is left as it was).
+        finite: also require every number to be finite (no NaN or inf).
+    Returns the checked dict (see ``convert``).
+    """
+    if not isinstance(params, dict):
+        raise ValueError(f"{name} must be a dict with 'W', 'b', 'V', 'c', got {describe(params)}")
+    missing = [k for k in PARAM_KEYS if k not in params]
+    if missing:
+        raise ValueError(f"{name} must have the keys 'W', 'b', 'V', 'c'; missing {', '.join(missing)}")
+    extra = [k for k in params if k not in PARAM_KEYS]
+    if extra:
+        raise ValueError(f"{name} must have only the keys 'W', 'b', 'V', 'c'; it also has "
+                         f"{', '.join(map(repr, extra))}")
+    if convert:
+        try:
+            p = {k: np.array(params[k], dtype=dtype) for k in PARAM_KEYS}
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name} must hold numbers in the shapes W (D, H), b (H,), V (H, K), "
+                             f"c (K,) (arrays or nested lists of equal length): {e}") from None
+    else:
+        p = params
+        for k in PARAM_KEYS:
+            if not isinstance(p[k], np.ndarray):
+                raise ValueError(f"{name}[{k!r}] must be a numpy array, got {describe(p[k])}")
+    dtype = np.dtype(p["W"].dtype if dtype is None else dtype)
+    for k in PARAM_KEYS:
+        if p[k].dtype != dtype:
+            raise ValueError(f"{name}[{k!r}] must have dtype {dtype.name} (the network's), got {p[k].dtype}")
+    _check_param_shapes(p, n_in, n_hidden, n_out, name)
+    for k in PARAM_KEYS:
+        v = p[k]
+        if not v.flags.c_contiguous:
+            raise ValueError(f"{name}[{k!r}] must be a C-contiguous array (the compiled training loops "
+                             f"walk it row by row in memory), got a strided view with strides "
+                             f"{v.strides}; give np.ascontiguousarray of it")
+        if not v.flags.writeable:
+            raise ValueError(f"{name}[{k!r}] must be a writeable array (training updates it in place), "
+                             f"got a read-only one")
+    if finite:
+        for k in PARAM_KEYS:
+            v = p[k]
+            if not (np.isfinite(v.min()) and np.isfinite(v.max())):   # NaN makes both NaN
+                count = int(np.count_nonzero(~np.isfinite(v)))
+                raise ValueError(f"{name}[{k!r}] must hold finite numbers, got NaN or inf "
+                                 f"({count} of its {v.size} entries)")
+    return p
+
+
+def _check_param_shapes(p, n_in, n_hidden, n_out, name):
+    """The shapes of check_params: W (D, H), b (H,), V (H, K), c (K,) with the sizes given."""
+    W, V = p["W"], p["V"]
+    if n_in is not None and n_hidden is not None:
+        if W.shape != (n_in, n_hidden):
+            raise ValueError(f"{name}['W'] must be (D, H) = ({n_in}, {n_hidden}) (n_in, n_hidden), "
+                             f"got shape {W.shape}")
+    elif W.ndim != 2 or W.size == 0:
+        raise ValueError(f"{name}['W'] must be (D, H) = D rows of H numbers, got shape {W.shape}")
+    D, H = W.shape
+    if p["b"].shape != (H,):
+        raise ValueError(f"{name}['b'] must have shape (H,) = ({H},) to match W {W.shape}, "
+                         f"got {p['b'].shape}")
+    if n_out is not None:
+        if V.shape != (H, n_out):
+            raise ValueError(f"{name}['V'] must be (H, K) = ({H}, {n_out}) (n_hidden, n_out), "
+                             f"got shape {V.shape}")
+    elif V.ndim != 2 or V.shape[0] != H or V.shape[1] < 2:
+        raise ValueError(f"{name}['V'] must be (H, K) with H = {H} rows to match W {W.shape} "
+                         f"and K >= 2 classes, got shape {V.shape}")
+    K = V.shape[1]
+    if p["c"].shape != (K,):
+        raise ValueError(f"{name}['c'] must have shape (K,) = ({K},) to match V {V.shape}, "
+                         f"got {p['c'].shape}")

@@ -22,7 +22,7 @@ and pre-activations up to +-1e4 give finite results and no warnings.
 """
 import numpy as np
 
-from ._checks import check_inputs, check_labels, check_positive_int, check_seed
+from ._checks import check_inputs, check_labels, check_params, check_positive_int, check_seed
 
 __all__ = ["sigmoid", "softmax", "log_softmax", "cross_entropy", "forward", "backward", "MLP"]
 
@@ -196,36 +196,12 @@ class MLP:
             dtype: np.float64 (default: the scalar code's precision) or np.float32.
         Returns: an MLP with n_in, n_hidden, n_out = D, H, K and params copied to ``dtype``
             (later changes to ``params`` do not reach the network, nor the other way round).
-        Raises: ValueError naming the entry that is missing, has the wrong shape or is
-            not finite.
+        Raises: ValueError naming the entry that is missing (or not one of the four), has
+            the wrong shape or is not finite (:func:`mlp_helpers._checks.check_params`).
         """
         dtype = _check_dtype(dtype)
-        if not isinstance(params, dict):
-            raise ValueError(f"params must be a dict with 'W', 'b', 'V', 'c', got {type(params).__name__}")
-        missing = [k for k in ("W", "b", "V", "c") if k not in params]
-        if missing:
-            raise ValueError(f"params must have the keys 'W', 'b', 'V', 'c'; missing {', '.join(missing)}")
-        try:
-            p = {k: np.array(params[k], dtype=dtype) for k in ("W", "b", "V", "c")}
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"params must hold numbers in the shapes W (D, H), b (H,), V (H, K), "
-                             f"c (K,) (arrays or nested lists of equal length): {e}") from None
-        if p["W"].ndim != 2 or p["W"].size == 0:
-            raise ValueError(f"params['W'] must be (D, H) = D rows of H numbers, got shape {p['W'].shape}")
-        D, H = p["W"].shape
-        if p["b"].shape != (H,):
-            raise ValueError(f"params['b'] must have shape (H,) = ({H},) to match W {p['W'].shape}, "
-                             f"got {p['b'].shape}")
-        if p["V"].ndim != 2 or p["V"].shape[0] != H or p["V"].shape[1] < 2:
-            raise ValueError(f"params['V'] must be (H, K) with H = {H} rows to match W {p['W'].shape} "
-                             f"and K >= 2 classes, got shape {p['V'].shape}")
-        K = p["V"].shape[1]
-        if p["c"].shape != (K,):
-            raise ValueError(f"params['c'] must have shape (K,) = ({K},) to match V {p['V'].shape}, "
-                             f"got {p['c'].shape}")
-        bad = [k for k, v in p.items() if not np.isfinite(v).all()]
-        if bad:
-            raise ValueError(f"params[{bad[0]!r}] must hold finite numbers, got NaN or inf")
+        p = check_params(params, dtype=dtype, convert=True)
+        (D, H), K = p["W"].shape, p["V"].shape[1]
         net = cls(D, H, K, dtype=dtype, init="zeros")   # the constructor sets every attribute ...
         net.params = p                                  # ... and its weights are replaced
         return net

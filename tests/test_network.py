@@ -429,6 +429,7 @@ def test_from_params_copies_arrays_and_casts_to_the_dtype():
     ({"W": [[1.0, 2.0, 3.0], [1.0]]}, r"params must hold numbers in the shapes"),
     ({"V": np.full((3, 2), np.nan)}, r"params\['V'\] must hold finite numbers, got NaN or inf"),
     ({"V": np.zeros((3, 1)), "c": np.zeros(1)}, r"params\['V'\] must be \(H, K\).*K >= 2 classes"),
+    ({"d": np.zeros(2)}, r"params must have only the keys 'W', 'b', 'V', 'c'; it also has 'd'"),
 ])
 def test_from_params_names_the_entry_that_does_not_fit(change, match):
     p = dict(MLP(4, 3, 2).params, **change)
