@@ -37,7 +37,8 @@ import numpy as np
 
 from .network import backward, cross_entropy, forward
 from .network import sigmoid as sigmoid_array
-from .training import per_example_steps
+from ._checks import check_labels, check_params, describe
+from .training import check_params_of, per_example_steps
 
 try:
     import numba
@@ -201,6 +202,30 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
     return len(order)
 
 
+def _check_data(net, x, y):
+    """x (N, D) of net.dtype and labels y (N,) in [0, K), as the compiled loops index them
+    (``train`` checked their values; here only what keeps every index in bounds)."""
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != net.n_in or x.dtype != net.dtype:
+        raise ValueError(f"x must be an array of shape (N, {net.n_in}) and dtype {np.dtype(net.dtype).name} "
+                         f"(the network's n_in and dtype), got {describe(x)}")
+    return check_labels(y, net.n_out, "y", n_examples=len(x))
+
+
+def _check_weights(net, sizes):
+    """net.params as a run finds it (a callback may have replaced an array since the
+    stepper was made): the shapes ``sizes`` = (D, H, K, dtype) the stepper's work buffers
+    were made for, C-contiguous and writeable. Cheap: no pass over the numbers."""
+    return check_params(net.params, *sizes, name="net.params", finite=False)
+
+
+def _check_indices(indices, n, name):
+    """Example indices for the compiled loops: every one in [0, n) (they index without
+    bounds checks)."""
+    if len(indices) and (indices.min() < 0 or indices.max() >= n):
+        raise ValueError(f"{name} must hold example indices in [0, {n}), got values from "
+                         f"{int(indices.min())} to {int(indices.max())}")
+
+
 class PerExampleSGD:
     """Per-example SGD on one dataset with the compiled :func:`sgd_steps`, in place on
     ``net.params``.
@@ -226,19 +251,29 @@ class PerExampleSGD:
         if not HAVE_NUMBA:
             raise RuntimeError("PerExampleSGD needs numba (pip install numba); "
                                "train() falls back to the reference loop without it")
-        self.params = net.params
+        check_params_of(net)                 # the kernel writes into them without bounds checks
+        self.net, self.params = net, net.params
+        self.sizes = (net.n_in, net.n_hidden, net.n_out, net.dtype)
         self.lr = float(lr)
+        self.labels = np.ascontiguousarray(_check_data(net, x, y), dtype=np.int64)
         self.indptr, self.pixels, self.values = sparse_rows(x)
-        self.labels = np.ascontiguousarray(y, dtype=np.int64)
         H, K = self.params["V"].shape
         dtype = self.params["W"].dtype
         self.work = (np.empty(H, dtype), np.empty(H, dtype), np.empty(H, dtype), np.empty(K, dtype),
                      np.empty(LANES, dtype))
 
     def run(self, order, losses):
-        """SGD steps for the examples ``order`` (ints); returns the number of steps taken."""
-        p = self.params
+        """SGD steps for the examples ``order`` (ints in [0, N)); returns the number of steps taken.
+
+        Raises ValueError, before any step, if ``net.params`` no longer fits the network
+        (an array replaced by one of another shape, dtype or layout) or an index of
+        ``order`` is out of range."""
+        # the arrays may have been replaced since (a callback can): their shapes again, cheaply
+        p = self.params = _check_weights(self.net, self.sizes)
         order = np.ascontiguousarray(order, dtype=np.int64)
+        _check_indices(order, len(self.labels), "order")
+        if len(losses) < len(order):
+            raise ValueError(f"losses must have room for one loss per step ({len(order)}), got {len(losses)}")
         out = losses if isinstance(losses, np.ndarray) and losses.dtype == np.float64 \
             and losses.flags.c_contiguous else np.empty(len(order))
         lr = p["W"].dtype.type(self.lr)
@@ -285,7 +320,9 @@ class MinibatchSGD:
     """
 
     def __init__(self, net, x, y, lr, batch_size):
-        self.params, self.x, self.y = net.params, x, y
+        check_params_of(net)                 # the compiled loops write into them without bounds checks
+        self.net, self.params, self.x, self.y = net, net.params, x, _check_data(net, x, y)
+        self.sizes = (net.n_in, net.n_hidden, net.n_out, net.dtype)
         self.lr = float(lr)
         self.batch_size = batch_size
         D, H = self.params["W"].shape
@@ -305,6 +342,10 @@ class MinibatchSGD:
         return batches, np.array([len(b) for b in batches], dtype=np.float64)
 
     def run(self, batches, losses):
+        """One SGD step per batch (arrays of at most ``batch_size`` indices in [0, N));
+        returns the number of steps taken. Raises ValueError, before any step, if
+        ``net.params`` no longer fits the network or a batch does not fit its buffers."""
+        self._check_run(batches)
         if not HAVE_NUMBA:
             return self._run_reference(batches, losses)
         p, g = self.params, self.grads
@@ -341,6 +382,16 @@ class MinibatchSGD:
                 p[name] -= lr * g[name]
             step_rows(p["W"], used, g_W, lr)            # W_i -= lr dl/dW_i for the used i
         return len(batches)
+
+    def _check_run(self, batches):
+        """The weights (maybe replaced since, by a callback) and the batches fit the buffers."""
+        self.params = _check_weights(self.net, self.sizes)
+        for n, idx in enumerate(batches):
+            if len(idx) > self.batch_size:
+                raise ValueError(f"batches[{n}] must have at most batch_size = {self.batch_size} "
+                                 f"examples, got {len(idx)}")
+        if len(batches):
+            _check_indices(np.concatenate(batches), len(self.x), "batches")
 
     def _run_reference(self, batches, losses):
         """Without numba: network.forward and backward on every pixel, then w -= lr g."""

@@ -24,8 +24,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_positive_float,
-                      check_positive_int, check_seed)
+from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_params,
+                      check_positive_float, check_positive_int, check_seed)
 from .blas import limit_threads
 
 __all__ = ["train", "History", "DivergenceRule", "sgd_epoch", "sgd_as_printed"]
@@ -469,14 +469,23 @@ def _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progres
 
 def _check_data(net, data, val):
     """Validate (x, y) and the optional val pair against the network; cast x to net.dtype."""
-    for attr in ("params", "n_in", "n_out", "dtype", "loss"):
+    for attr in ("params", "n_in", "n_hidden", "n_out", "dtype", "loss"):
         if not hasattr(net, attr):
-            raise ValueError(f"net must be an MLP (with params, n_in, n_out, dtype, loss), got {type(net).__name__}")
+            raise ValueError(f"net must be an MLP (with params, n_in, n_hidden, n_out, dtype, loss), "
+                             f"got {type(net).__name__}")
+    check_params_of(net)
     x, y = _check_pair(net, data, "data")
     x_val = y_val = None
     if val is not None:
         x_val, y_val = _check_pair(net, val, "val")
     return x, y, x_val, y_val
+
+
+def check_params_of(net, finite=True):
+    """net.params checked against the network's sizes and dtype (``check_params``): the
+    four arrays the compiled training loops write into without bounds checks."""
+    return check_params(net.params, net.n_in, net.n_hidden, net.n_out, net.dtype, name="net.params",
+                        finite=finite)
 
 
 def _check_pair(net, pair, name):

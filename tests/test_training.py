@@ -108,13 +108,127 @@ def test_per_example_kernel_reads_the_learning_rate_at_every_run():
 def test_per_example_kernel_stops_at_a_non_finite_loss_without_updating():
     x, y = sparse_data()
     net = MLP(30, 12, 4, seed=3, dtype=np.float64)
-    net.params["c"][0] = np.inf                      # every logit o_0 is inf: the loss is nan
+    # finite weights (the stepper refuses others) whose logit o_0 = sum_j h_j V_j0 overflows to
+    # inf for every example: the loss is nan
+    net.params["V"][:, 0] = 1e308
     before = {k: v.copy() for k, v in net.params.items()}
     losses = np.zeros(10)
     assert _fast.PerExampleSGD(net, x, y, 0.1).run(list(range(10)), losses) == 1
     assert np.isnan(losses[0]) and np.all(losses[1:] == 0)
     for k in before:
         np.testing.assert_array_equal(net.params[k], before[k])
+
+
+def _synth_300():
+    (x, t), _, _ = load_synth(num_train=300, num_val=50, seed=0)
+    return x, t
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_train_refuses_a_params_array_shorter_than_the_network_and_writes_nothing(batch_size):
+    """issue 23: with c one number short (K = 2) the compiled kernel wrote past its end."""
+    x, t = _synth_300()
+    net = MLP(2, 16, 2)
+    base = np.full(10, 12345, np.float32)
+    base[0] = 0
+    net.params["c"] = base[:1]
+    with pytest.raises(ValueError, match=re.escape("net.params['c'] must have shape (K,) = (2,) to match "
+                                                   "V (16, 2), got (1,)")):
+        train(net, (x, t), lr=0.1, epochs=1, batch_size=batch_size, progress=False)
+    assert base[0] == 0 and np.all(base[1:] == 12345)
+
+
+def _bad_params(net, kind):
+    p = net.params
+    if kind == "float64 W":
+        p["W"] = p["W"].astype(np.float64)
+    elif kind == "wide W":
+        p["W"] = np.zeros((2, 17), np.float32)
+    elif kind == "strided V":
+        p["V"] = np.zeros((2, 16), np.float32).T
+    elif kind == "read-only b":
+        p["b"].flags.writeable = False
+    elif kind == "NaN V":
+        p["V"][3, 1] = np.nan
+    elif kind == "inf b":
+        p["b"][0] = -np.inf
+    elif kind == "list c":
+        p["c"] = [0.0, 0.0]
+    elif kind == "missing c":
+        del p["c"]
+    elif kind == "extra key":
+        p["d"] = np.zeros(2, np.float32)
+
+
+BAD_PARAMS = [
+    ("float64 W", r"net.params\['W'\] must have dtype float32 \(the network's\), got float64"),
+    ("wide W", r"net.params\['W'\] must be \(D, H\) = \(2, 16\) \(n_in, n_hidden\), got shape \(2, 17\)"),
+    ("strided V", r"net.params\['V'\] must be a C-contiguous array .* got a strided view"),
+    ("read-only b", r"net.params\['b'\] must be a writeable array .* got a read-only one"),
+    ("NaN V", r"net.params\['V'\] must hold finite numbers, got NaN or inf \(1 of its 32 entries\)"),
+    ("inf b", r"net.params\['b'\] must hold finite numbers, got NaN or inf \(1 of its 16 entries\)"),
+    ("list c", r"net.params\['c'\] must be a numpy array, got \[0.0, 0.0\] \(list\)"),
+    ("missing c", r"net.params must have the keys 'W', 'b', 'V', 'c'; missing c"),
+    ("extra key", r"net.params must have only the keys 'W', 'b', 'V', 'c'; it also has 'd'"),
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+@pytest.mark.parametrize("kind, match", BAD_PARAMS, ids=[kind for kind, _ in BAD_PARAMS])
+def test_train_checks_every_params_array_before_any_step(kind, match, batch_size):
+    x, t = _synth_300()
+    net = MLP(2, 16, 2)
+    _bad_params(net, kind)
+    before = {k: np.array(v, copy=True) for k, v in net.params.items()}
+    with pytest.raises(ValueError, match=match):
+        train(net, (x, t), lr=0.1, epochs=1, batch_size=batch_size, progress=False)
+    for k, v in before.items():
+        np.testing.assert_array_equal(net.params[k], v)
+
+
+@needs_numba
+@pytest.mark.parametrize("make", [lambda net, x, t: _fast.PerExampleSGD(net, x, t, 0.1),
+                                  lambda net, x, t: _fast.MinibatchSGD(net, x, t, 0.1, 8)],
+                         ids=["per-example", "minibatch"])
+def test_the_steppers_check_the_weights_when_made_and_at_every_run(make):
+    """The compiled loops' own entry: the weights when a stepper is made (all of it), and
+    at every run, since a callback can replace an array between runs (the shapes again)."""
+    x, t = _synth_300()
+    net = MLP(2, 16, 2)
+    net.params["c"] = np.zeros(1, np.float32)
+    with pytest.raises(ValueError, match=r"net.params\['c'\] must have shape \(K,\) = \(2,\)"):
+        make(net, x, t)
+    net = MLP(2, 16, 2)
+    net.params["V"][0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"net.params\['V'\] must hold finite numbers"):
+        make(net, x, t)
+    net = MLP(2, 16, 2)
+    stepper = make(net, x, t)
+    base = np.full(10, 12345, np.float32)
+    net.params["c"] = base[:1]                      # replaced after the stepper was made
+    order = np.arange(8)
+    with pytest.raises(ValueError, match=r"net.params\['c'\] must have shape \(K,\) = \(2,\)"):
+        stepper.run(*((order, np.empty(8)) if stepper.batch_size == 1 else ([order], np.empty(1))))
+    assert np.all(base[1:] == 12345)
+
+
+@needs_numba
+def test_the_steppers_refuse_data_and_indices_out_of_range():
+    x, t = _synth_300()
+    net = MLP(2, 16, 2)
+    with pytest.raises(ValueError, match=r"x must be an array of shape \(N, 2\) and dtype float32"):
+        _fast.PerExampleSGD(net, x.astype(np.float64), t, 0.1)
+    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 2\), got values from 0 to 5"):
+        _fast.MinibatchSGD(net, x, np.where(t == 1, 5, t), 0.1, 8)
+    per_example, minibatch = _fast.PerExampleSGD(net, x, t, 0.1), _fast.MinibatchSGD(net, x, t, 0.1, 8)
+    with pytest.raises(ValueError, match=r"order must hold example indices in \[0, 300\), got values from 0 to 300"):
+        per_example.run([0, 300], np.empty(2))
+    with pytest.raises(ValueError, match=r"losses must have room for one loss per step \(3\), got 2"):
+        per_example.run([0, 1, 2], np.empty(2))
+    with pytest.raises(ValueError, match=r"batches must hold example indices in \[0, 300\), got values from -1"):
+        minibatch.run([np.array([-1, 2])], np.empty(1))
+    with pytest.raises(ValueError, match=r"batches\[1\] must have at most batch_size = 8 examples, got 9"):
+        minibatch.run([np.arange(8), np.arange(9)], np.empty(2))
 
 
 @needs_numba
