@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python -m mlp_helpers.release                 # notebooks/*.ipynb -> release/
     python -m mlp_helpers.release --lab           # ... and open it in JupyterLab (kept if it exists)
     python -m mlp_helpers.release OUTDIR --notebooks notebooks/01_derivatives.ipynb ...
-    python -m mlp_helpers.release OUTDIR --force  # replace a non-empty OUTDIR
+    python -m mlp_helpers.release OUTDIR --force  # replace a release (the old one moved aside)
     python -m mlp_helpers.release --nbgrader-course COURSE --assignment mlp   # for nbgrader
 
 The markers are nbgrader's, so the same solution notebooks work with nbgrader too:
@@ -29,6 +29,13 @@ notebook has been written: a failure leaves no half-written OUTDIR behind (nor a
 folder the tool created for it). A filesystem error (read-only, disk full, a parent
 that is a file) is reported in one line that names the path.
 
+``--force`` replaces only a release: the notebooks the tool writes, with what they
+write when run (figures/, results/) and Jupyter's .ipynb_checkpoints/. A folder holding
+anything else (a student's own files, an nbgrader course's gradebook.db, submitted/,
+autograded/ or nbgrader_config.py) is refused, with nothing changed. Nor is the
+replaced release deleted: it is moved aside, whole, to OUTDIR.bak-YYYYmmdd-HHMMSS/
+beside it (the summary says where), so a student's edited notebooks and runs survive.
+
 ``--nbgrader-course COURSE`` writes, instead, what nbgrader needs to grade these
 notebooks: COURSE/source/ASSIGNMENT/ (the solution notebooks with nbgrader's cell
 metadata, hidden tests kept for nbgrader to strip; the published runs in results/,
@@ -42,13 +49,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import nbformat
 
-__all__ = ["ReleaseError", "NotebookReport", "CourseReport", "release_notebook", "release",
+__all__ = ["ReleaseError", "NotebookReport", "Released", "CourseReport", "release_notebook", "release",
            "prepare_nbgrader", "main"]
 
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
@@ -89,6 +97,12 @@ class NotebookReport:
         return f"{head}, {tests}; {blocks} kept for nbgrader generate_assignment to strip"
 
 
+class Released(list):
+    """What ``release`` wrote: a list of :class:`NotebookReport`, one per notebook, and
+    ``backup``, the folder the replaced release was moved to (None if there was none)."""
+    backup = None
+
+
 @dataclass
 class CourseReport:
     """What ``prepare_nbgrader`` wrote.
@@ -96,13 +110,15 @@ class CourseReport:
     reports: a NotebookReport per notebook; target: COURSE/source/ASSIGNMENT;
     results: (json path, npz path, number of runs) of the published runs copied, or None;
     config: "written", or "kept" (the course had its own nbgrader_config.py);
-    lacking: the settings of CONFIG_NEEDS that a kept nbgrader_config.py does not set.
+    lacking: the settings of CONFIG_NEEDS that a kept nbgrader_config.py does not set;
+    backup: the folder a replaced COURSE/source/ASSIGNMENT was moved to (--force), or None.
     """
     reports: list
     target: Path
     results: Optional[tuple]
     config: str
     lacking: tuple = ()
+    backup: Optional[Path] = None
 
 
 # --------------------------------------------------------------------------------------
@@ -222,19 +238,82 @@ def _read_all(notebooks):
     return out
 
 
-def _check_outdir(outdir, sources, force):
+#: What marks a folder as an nbgrader course (or part of one): the tool never writes these
+#: where it replaces a folder, and they hold the grades and the students' submissions.
+NBGRADER_WORK = ("gradebook.db", "submitted", "autograded", "feedback", "nbgrader_config.py")
+#: What Jupyter writes beside notebooks it opened: no one's work, replaced with the release.
+JUPYTER_FILES = (".ipynb_checkpoints",)
+#: What the released notebooks write into their own folder when a student runs them (see
+#: mlp_helpers.paths): the student's runs, kept with the release when it is moved aside.
+RELEASE_OUTPUTS = ("figures", "results")
+
+
+def _check_outdir(outdir, sources, force, written=(), outputs=(), course_hint=""):
+    """ReleaseError unless ``outdir`` may be written: absent, empty, or (with ``force``) a
+    folder holding only what the tool writes there.
+
+    ``written``: what the tool writes into the folder, as relative paths (the notebooks'
+    file names; "results/NAME" for a file in a subfolder) and ``outputs``, the folders its
+    notebooks write into when they run (kept whole with the folder it moves aside);
+    anything else in the folder is someone's work and is not replaced. ``course_hint``:
+    added to the message when the folder is an nbgrader course.
+    """
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ReleaseError(f"OUTDIR {outdir} exists and is not a folder")
     if outdir.exists() and any(outdir.iterdir()):
         if not force:
             raise ReleaseError(f"OUTDIR {outdir} exists and is not empty; pass --force to replace it "
-                               f"(its contents are deleted), or choose another folder")
+                               f"(the old one is moved aside to {outdir.name}.bak-<date>-<time>/), "
+                               f"or choose another folder")
         resolved = outdir.resolve()
         protected = [Path.cwd().resolve()] + [s.resolve() for s in sources]
         if any(resolved == p or resolved in p.parents for p in protected) or (outdir / ".git").exists():
             raise ReleaseError(f"refusing to replace {outdir}: it holds the source notebooks, the "
                                f"current folder or a git repository")
+        _check_only_written(outdir, written, outputs, course_hint)
+
+
+def _check_only_written(outdir, written, outputs, course_hint):
+    """ReleaseError if ``outdir`` holds anything but ``written``, the folders ``outputs``
+    and Jupyter's checkpoints."""
+    nbgrader = [name + "/" * (outdir / name).is_dir() for name in NBGRADER_WORK
+                if (outdir / name).exists() or (outdir / name).is_symlink()]
+    if nbgrader:
+        raise ReleaseError(f"refusing to replace {outdir}: it is an nbgrader course or part of one "
+                           f"(it holds {', '.join(nbgrader)}, which the release tool did not write: "
+                           f"a course's grades, submissions or settings){course_hint}")
+    allowed = {Path(w) for w in written}
+    folders = {p for w in allowed for p in w.parents if p != Path(".")}
+    others, todo = [], [Path(".")]
+    while todo:                          # the top level, and the subfolders the tool writes into
+        sub = todo.pop()
+        for path in sorted((outdir / sub).iterdir()):
+            rel = path.relative_to(outdir)
+            if rel in allowed or (sub == Path(".") and rel.name in JUPYTER_FILES) or \
+                    (sub == Path(".") and rel.name in outputs and path.is_dir() and not path.is_symlink()):
+                continue
+            if rel in folders and path.is_dir() and not path.is_symlink():
+                todo.append(rel)
+                continue
+            others.append(rel)
+    if others:
+        shown = ", ".join(f"{p}{'/' * (outdir / p).is_dir()}" for p in others[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        raise ReleaseError(f"refusing to replace {outdir}: it holds files the release tool did not "
+                           f"write ({shown}{more}); move them or the folder away yourself, or choose "
+                           f"another folder")
+
+
+def _backup_name(outdir):
+    """A free name beside ``outdir`` for the release it replaces: NAME.bak-YYYYmmdd-HHMMSS."""
+    outdir = Path(outdir)
+    base = outdir.with_name(f"{outdir.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+    backup, n = base, 1
+    while backup.exists() or backup.is_symlink():
+        n += 1
+        backup = base.with_name(f"{base.name}-{n}")
+    return backup
 
 
 def _write_notebook(nb, path):
@@ -275,12 +354,16 @@ def _remove_dirs(created):
 
 
 def _write_atomically(outdir, write_all, files=()):
-    """Run write_all(tmpdir), then move tmpdir to outdir (replacing it); clean up on failure.
+    """Run write_all(tmpdir), then move tmpdir to outdir; clean up on failure.
+
+    An existing, non-empty outdir is not deleted but moved aside, to
+    :func:`_backup_name`; an empty one is removed. Returns the backup folder, or None.
 
     ``files``: optional (text, path) pairs of *new* files (none may exist yet) written
     with the folder: each goes to a temporary file first and is renamed into place right
     after the folder, so that the folder and the files appear together or not at all.
-    Folders created for ``outdir`` are removed again on failure.
+    Folders created for ``outdir`` are removed again on failure (and a moved-aside
+    outdir is put back).
     """
     outdir = Path(outdir)
     created = _make_dirs(outdir.parent, outdir)
@@ -296,8 +379,11 @@ def _write_atomically(outdir, write_all, files=()):
                 f.write(text)
             os.chmod(name, 0o644)
         if outdir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-            os.rmdir(old)
+            if any(outdir.iterdir()):
+                old = _backup_name(outdir)
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+                os.rmdir(old)
             os.rename(outdir, old)
         os.rename(tmp, outdir)
         moved_in = True
@@ -319,8 +405,10 @@ def _write_atomically(outdir, write_all, files=()):
             os.rename(old, outdir)       # put the previous release back
         _remove_dirs(created)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)   # the previous release, replaced
+    if old is not None and not any(old.iterdir()):
+        os.rmdir(old)                    # an empty folder: nothing to keep
+        return None
+    return old                           # the previous release, kept
 
 
 def release(notebooks, outdir="release", force=False):
@@ -328,25 +416,31 @@ def release(notebooks, outdir="release", force=False):
 
     Args:
         notebooks: paths of solution notebooks.
-        outdir: the folder to create; if it exists and is not empty, ``force`` must be True
-            and its contents are replaced.
+        outdir: the folder to create; if it exists and is not empty, ``force`` must be True,
+            it must hold only notebooks of this release, what they write when run (figures/,
+            results/) and Jupyter's .ipynb_checkpoints/, and it is moved aside to
+            ``OUTDIR.bak-YYYYmmdd-HHMMSS`` (not deleted).
         force: allow replacing a non-empty ``outdir``.
     Returns:
-        list of :class:`NotebookReport`, one per notebook, in order.
+        :class:`Released`: a list of :class:`NotebookReport`, one per notebook, in order;
+        its ``backup`` is where the replaced release went (None if there was none).
     Raises:
         ReleaseError: bad markers (naming notebook, cell index, line), a missing notebook,
-        or ``outdir`` in the way. Nothing is written then.
+        or ``outdir`` in the way (not empty without ``force``; with it, holding other
+        files, such as a student's own or an nbgrader course's). Nothing is written then.
     """
     sources = _read_all(notebooks)
-    _check_outdir(outdir, [p for p, _ in sources], force)
+    _check_outdir(outdir, [p for p, _ in sources], force, written=[p.name for p, _ in sources],
+                  outputs=RELEASE_OUTPUTS, course_hint=f"; to prepare an nbgrader course, pass --nbgrader-course {outdir}")
     released = [(p.name, *release_notebook(nb, p.name)) for p, nb in sources]
 
     def write_all(folder):
         for name, nb, _ in released:
             _write_notebook(nb, folder / name)
 
-    _write_atomically(outdir, write_all)
-    return [report for _, _, report in released]
+    done = Released(report for _, _, report in released)
+    done.backup = _write_atomically(outdir, write_all)
+    return done
 
 
 # --------------------------------------------------------------------------------------
@@ -482,7 +576,9 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
     Args:
         notebooks: paths of solution notebooks; course_dir: the course folder;
         assignment: nbgrader's assignment name; force: replace an existing
-        COURSE/source/ASSIGNMENT/; results: path of the published results JSON.
+        COURSE/source/ASSIGNMENT/ that holds only what this tool writes there (it is
+        moved aside to ASSIGNMENT.bak-YYYYmmdd-HHMMSS, see ``CourseReport.backup``);
+        results: path of the published results JSON.
     Returns:
         :class:`CourseReport`.
     Raises:
@@ -497,7 +593,6 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
     if course.exists() and not course.is_dir():
         raise ReleaseError(f"COURSE {course} exists and is not a folder")
     target = course / "source" / assignment
-    _check_outdir(target, [p for p, _ in sources], force)
 
     prepared, reports = [], []
     for p, nb in sources:
@@ -516,6 +611,8 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
     published = None
     if needed_by is not None:
         published = _check_published(results or _default_results([p for p, _ in sources]), needed_by)
+    written = [name for name, _ in prepared] + [f"results/{p.name}" for p in (published or ())[:2]]
+    _check_outdir(target, [p for p, _ in sources], force, written)
 
     config_path = course / CONFIG_NAME
     if config_path.exists():
@@ -533,8 +630,8 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
             for path in published[:2]:
                 shutil.copyfile(path, folder / "results" / path.name)
 
-    _write_atomically(target, write_all, files)
-    return CourseReport(reports, target, published, config, lacking)
+    backup = _write_atomically(target, write_all, files)
+    return CourseReport(reports, target, published, config, lacking, backup)
 
 
 # --------------------------------------------------------------------------------------
@@ -575,8 +672,16 @@ def _nbgrader_summary(done, course, assignment):
     else:
         lines.append(f"Kept the existing {config}; " + "; ".join(
             f"it does not set {need}: {CONFIG_NEEDS[need]}" for need in done.lacking) + ".")
+    lines += _backup_lines(done.backup, target)
     lines.append(f"Next: cd {course} && nbgrader generate_assignment {assignment}")
     return lines
+
+
+def _backup_lines(backup, dest):
+    """The summary's line saying where a replaced folder went (none if none was replaced)."""
+    if backup is None:
+        return []
+    return [f"The previous {dest}/ was moved aside to {backup}/ (delete it when you no longer need it)."]
 
 
 def _open_in_lab(folder):
@@ -599,7 +704,9 @@ def main(argv=None):
                         help="folder to write the released notebooks to (default: release/)")
     parser.add_argument("--notebooks", nargs="+", metavar="NB",
                         help="solution notebooks to release (default: notebooks/*.ipynb)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty OUTDIR")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a non-empty OUTDIR that holds only a release (it is moved aside "
+                             "to OUTDIR.bak-<date>-<time>/; a folder with other files is refused)")
     parser.add_argument("--lab", action="store_true",
                         help="then open OUTDIR in JupyterLab; an OUTDIR that exists already holds "
                              "your work and is opened as it is (not rebuilt, unless --force)")
@@ -625,7 +732,8 @@ def main(argv=None):
             lines = [f"{dest}/ exists: opening it as it is (your work is kept; to start afresh, "
                      f"move it away or pass --force)."]
         else:
-            lines = _summary(release(notebooks, dest, args.force), dest)
+            done = release(notebooks, dest, args.force)
+            lines = _summary(done, dest) + _backup_lines(done.backup, dest)
     except ReleaseError as e:
         print(f"release: error: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -171,11 +172,89 @@ def test_outdir_not_empty_needs_force(tmp_path, capsys):
     assert code == 2
     assert f"release: error: OUTDIR {out} exists and is not empty; pass --force" in err
     assert sorted(p.name for p in out.iterdir()) == ["old.ipynb"]
+    # old.ipynb is not a notebook of this release: someone's work, so --force refuses too
+    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--force"]) == 2
+    assert capsys.readouterr().err == (f"release: error: refusing to replace {out}: it holds files the "
+                                       f"release tool did not write (old.ipynb); move them or the folder "
+                                       f"away yourself, or choose another folder\n")
+    assert sorted(p.name for p in out.iterdir()) == ["old.ipynb"]
+    # a release (edited by its student) is replaced, and kept beside it
+    (out / "old.ipynb").rename(out / FIXTURE.name)
     assert rel.main([str(out), "--notebooks", str(FIXTURE), "--force"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["classroom_sample.ipynb"]
     printed = capsys.readouterr().out
     assert "classroom_sample.ipynb: 4 exercises (3 code, 1 written), 2 hidden test blocks removed" in printed
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]          # no temp folders left
+    (backup,) = [p for p in tmp_path.iterdir() if p.name != "out"]     # no temp folders left
+    assert re.fullmatch(r"out\.bak-\d{8}-\d{6}", backup.name)
+    assert (backup / FIXTURE.name).read_text() == "{}"
+    assert printed.endswith(f"The previous {out}/ was moved aside to {backup}/ (delete it when you no "
+                            f"longer need it).\n")
+
+
+def test_force_refuses_an_nbgrader_course_and_changes_nothing(tmp_path, capsys):
+    """issue 23: `release COURSE --force` (--nbgrader-course forgotten) replaced a whole
+    nbgrader course, gradebook.db and submitted/ included, with the notebooks."""
+    course = tmp_path / "C"
+    (course / "submitted" / "a").mkdir(parents=True)
+    (course / "gradebook.db").write_text("grades")
+    assert rel.main([str(course), "--force", "--notebooks", str(FIXTURE)]) == 2
+    assert _one_line_error(capsys) == (
+        f"release: error: refusing to replace {course}: it is an nbgrader course or part of one (it holds "
+        f"gradebook.db, submitted/, which the release tool did not write: a course's grades, submissions "
+        f"or settings); to prepare an nbgrader course, pass --nbgrader-course {course}")
+    assert sorted(p.name for p in course.iterdir()) == ["gradebook.db", "submitted"]
+    assert (course / "gradebook.db").read_text() == "grades" and (course / "submitted" / "a").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["C"]
+
+
+@pytest.mark.parametrize("work", ["autograded/", "feedback/", "nbgrader_config.py", "gradebook.db"])
+def test_force_refuses_any_sign_of_an_nbgrader_course(tmp_path, capsys, work):
+    out = tmp_path / "out"
+    release([FIXTURE], out)                        # a release, with one course file beside it
+    (out / work.rstrip("/")).mkdir() if work.endswith("/") else (out / work).write_text("")
+    assert rel.main([str(out), "--force", "--notebooks", str(FIXTURE)]) == 2
+    assert f"it is an nbgrader course or part of one (it holds {work}, " in _one_line_error(capsys)
+    assert sorted(p.name for p in out.iterdir()) == sorted([FIXTURE.name, work.rstrip("/")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_force_refuses_a_students_own_files(tmp_path, capsys):
+    out = tmp_path / "release"
+    release([FIXTURE], out)
+    for name in ("my_notes.md", "scratch.ipynb", "zz1.txt", "zz2.txt"):
+        (out / name).write_text("mine")
+    (out / "results").mkdir()                       # what the notebooks write: not the reason
+    assert rel.main([str(out), "--force", "--notebooks", str(FIXTURE)]) == 2
+    assert _one_line_error(capsys) == (
+        f"release: error: refusing to replace {out}: it holds files the release tool did not write "
+        f"(my_notes.md, scratch.ipynb, zz1.txt and 1 more); move them or the folder away yourself, or "
+        f"choose another folder")
+    assert (out / "my_notes.md").read_text() == "mine" and (out / FIXTURE.name).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
+
+
+def test_force_replaces_a_used_release_and_keeps_it_whole(tmp_path):
+    out = tmp_path / "release"
+    release([FIXTURE], out)
+    (out / ".ipynb_checkpoints").mkdir()            # Jupyter's, not anyone's work
+    (out / ".ipynb_checkpoints" / "classroom_sample-checkpoint.ipynb").write_text("{}")
+    for folder in ("results", "figures"):           # the student's runs (mlp_helpers.paths)
+        (out / folder).mkdir()
+        (out / folder / "run.txt").write_text(folder)
+    work = nbformat.read(out / FIXTURE.name, as_version=4)
+    work.cells[3].source = "# my work"
+    nbformat.write(work, str(out / FIXTURE.name))
+    done = release([FIXTURE], out, force=True)
+    assert [r.name for r in done] == [FIXTURE.name] and done.backup.parent == tmp_path
+    assert sorted(p.name for p in out.iterdir()) == [FIXTURE.name]
+    assert nbformat.read(done.backup / FIXTURE.name, as_version=4).cells[3].source == "# my work"
+    assert (done.backup / ".ipynb_checkpoints").is_dir()
+    assert [(done.backup / f / "run.txt").read_text() for f in ("results", "figures")] == ["results", "figures"]
+    again = release([FIXTURE], out, force=True)      # (within the same second: NAME.bak-...-2)
+    assert again.backup != done.backup and again.backup.name.startswith("release.bak-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["release", done.backup.name,
+                                                                 again.backup.name])
+    assert release([FIXTURE], tmp_path / "fresh").backup is None
 
 
 def test_empty_outdir_is_fine(tmp_path):
@@ -354,6 +433,31 @@ def test_nbgrader_course_needs_the_published_runs(tmp_path, experiments_notebook
     assert sorted(p.name for p in copied.iterdir()) == ["mnist_experiments.json", "mnist_experiments.npz"]
     for name in ("mnist_experiments.json", "mnist_experiments.npz"):
         assert (copied / name).read_bytes() == (tmp_path / "results" / name).read_bytes()
+
+
+def test_nbgrader_force_replaces_only_what_the_tool_wrote_and_keeps_it(tmp_path, experiments_notebook, capsys):
+    _publish(tmp_path / "results" / "mnist_experiments.json")
+    course = tmp_path / "course"
+    args = ["--nbgrader-course", str(course), "--notebooks", str(experiments_notebook)]
+    assert rel.main(args) == 0
+    (course / "gradebook.db").write_text("grades")              # the course's own, beside source/
+    target = course / "source" / "mlp"
+    assert rel.main(args + ["--force"]) == 0                     # the notebooks and results/ only
+    out = capsys.readouterr().out
+    (backup,) = [p for p in (course / "source").iterdir() if p.name != "mlp"]
+    assert re.fullmatch(r"mlp\.bak-\d{8}-\d{6}", backup.name)
+    assert f"The previous {target}/ was moved aside to {backup}/" in out
+    assert sorted(p.name for p in (backup / "results").iterdir()) == ["mnist_experiments.json",
+                                                                      "mnist_experiments.npz"]
+    assert (course / "gradebook.db").read_text() == "grades"
+
+    (target / "results" / "extra.csv").write_text("mine")
+    (target / "data.csv").write_text("mine")
+    assert rel.main(args + ["--force"]) == 2
+    assert _one_line_error(capsys) == (f"release: error: refusing to replace {target}: it holds files the "
+                                       f"release tool did not write (data.csv, results/extra.csv); move them "
+                                       f"or the folder away yourself, or choose another folder")
+    assert (target / "data.csv").is_file() and len(list((course / "source").iterdir())) == 2
 
 
 def test_nbgrader_course_takes_results_from_the_option(tmp_path, experiments_notebook):
