@@ -328,10 +328,18 @@ def sgd_step(params, grads, lr):
     The minus sign matters: the gradient points uphill, so descent subtracts it.
     (The report prints w + alpha * grad, and its snippet assigns b = alpha * gb
     instead of b -= alpha * gb; both are slips.)
-    Args: params and grads, dicts with 'W', 'b', 'V', 'c' in nested-list shapes; lr > 0.
+    Args: params and grads, dicts with 'W' (D lists of H numbers), 'b' (H numbers),
+    'V' (H lists of K numbers) and 'c' (K numbers), grads in the shapes of params; lr > 0.
     Returns ``params`` (the same lists, updated).
+    Raises ValueError naming the entry whose shape does not fit (before changing any weight).
     """
     lr = check_positive_float(lr, "lr")
+    _check_step_shapes(params, grads)
+    return _sgd_step(params, grads, lr)
+
+
+def _sgd_step(params, grads, lr):
+    """sgd_step without its checks, for train_sgd's loop (it checked the shapes once)."""
     for name in PARAM_NAMES:
         p, g = params[name], grads[name]
         if p and isinstance(p[0], list):        # a matrix: D x H or H x K
@@ -385,7 +393,7 @@ def train_sgd(xs, labels, params, lr, epochs=1, log_every=1000, seed=0):
         for n in order:
             x, label = data[n]
             loss, grads = _forward_backward(x, label, W, b, V, c)
-            sgd_step(params, grads, lr)
+            _sgd_step(params, grads, lr)
             window += loss
             seen += 1
             if seen % log_every == 0:
@@ -445,6 +453,47 @@ def _floats(seq, name, n=None):
             raise ValueError(f"{name} must be finite, got {v!r}")
         out.append(v)
     return out
+
+
+def _check_step_shapes(params, grads):
+    """params and grads of sgd_step: dicts of W, b, V, c as D x H, H, H x K, K nested lists
+    (D, H, K read from params' W, b and c), every row of a matrix as long as the others."""
+    for arg in (params, grads):
+        which = "params" if arg is params else "grads"
+        if not isinstance(arg, dict):
+            raise ValueError(f"{which} must be a dict with 'W', 'b', 'V', 'c', got {type(arg).__name__}")
+        missing = [name for name in PARAM_NAMES if name not in arg]
+        if missing:
+            raise ValueError(f"{which} must have the keys 'W', 'b', 'V', 'c'; missing {', '.join(missing)}")
+    D = _length(params["W"], "params['W']")
+    H = _length(params["b"], "params['b']")
+    K = _length(params["c"], "params['c']")
+    shapes = {"W": (D, H, "D", "H"), "b": (H, None, "H", None), "V": (H, K, "H", "K"), "c": (K, None, "K", None)}
+    for which, arg in (("params", params), ("grads", grads)):
+        for name in PARAM_NAMES:
+            rows, cols, row_name, col_name = shapes[name]
+            _check_nested(arg[name], rows, cols, f"{which}[{name!r}]",
+                          f"{row_name} = {rows} numbers" if cols is None else
+                          f"{row_name} = {rows} lists of {col_name} = {cols} numbers", arg is params)
+
+
+def _check_nested(value, rows, cols, name, shape, in_place):
+    """value is ``rows`` numbers (cols None) or ``rows`` rows of ``cols`` numbers, as lists
+    when ``in_place`` (a weight sgd_step updates), else any sequences; ValueError naming
+    it and ``shape`` (the expected shape in words) otherwise."""
+    kind = "list" if in_place else "sequence"
+    if (in_place and not isinstance(value, list)) or not hasattr(value, "__len__") or len(value) != rows:
+        got = f"{len(value)} entries" if hasattr(value, "__len__") else "no length"
+        raise ValueError(f"{name} must be a {kind} of {shape}, got a {type(value).__name__} with {got}")
+    if cols is None:
+        if any(hasattr(v, "__len__") for v in value):
+            raise ValueError(f"{name} must be a {kind} of {shape}, got a {type(value).__name__} of rows")
+        return
+    for i, row in enumerate(value):
+        if (in_place and not isinstance(row, list)) or not hasattr(row, "__len__") or len(row) != cols:
+            got = f"{len(row)} numbers" if hasattr(row, "__len__") else f"no length ({type(row).__name__})"
+            raise ValueError(f"{name} must be a {kind} of {shape}, but {name}[{i}] "
+                             f"{'is a ' + type(row).__name__ if in_place and not isinstance(row, list) else 'has ' + got}")
 
 
 def _check_float_lists(p, name):

@@ -205,10 +205,8 @@ def test_sgd_not_in_place_named():
 
 def test_sgd_lists_assignment_named():
     def fn(params, grads, lr):
-        params["c"] = [lr * g for g in grads["c"]]
-        for k in "WbV":
-            scalar.sgd_step({k: params[k], **{n: [0.0] for n in "WbVc" if n != k}},
-                            {k: grads[k], **{n: [0.0] for n in "WbVc" if n != k}}, lr)
+        scalar.sgd_step(params, dict(grads, c=[0.0] * len(grads["c"])), lr)   # W, b, V stepped
+        params["c"] = [lr * g for g in grads["c"]]                             # c assigned
     with pytest.raises(CheckFailed, match=r"the updated c.*[\s\S]*c was ASSIGNED alpha \* grad"):
         checks.check_sgd_update(fn, lists=True)
 

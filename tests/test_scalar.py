@@ -1,4 +1,5 @@
 """The pure-Python network: the worked example, stability, gradients, SGD, bad input."""
+import copy
 import math
 import random
 
@@ -205,6 +206,41 @@ def test_sgd_step_subtracts_the_gradient():
     assert params["c"][1] == before["c"][1] - 0.1 * grads["c"][1]
     loss1, _ = scalar.forward_backward(x, 0, W, b, V, c)
     assert loss1 < loss0                                                 # downhill
+
+
+def _cut(rows, i=None):
+    """rows one shorter (i None), or with row i one shorter."""
+    if i is None:
+        return rows[:-1]
+    return [r[:-1] if n == i else r for n, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("which, name, change, match", [
+    ("grads", "b", lambda v: _cut(v), r"grads\['b'\] must be a sequence of H = 4 numbers, got a list with 3 entries"),
+    ("grads", "W", lambda v: _cut(v, 2), r"grads\['W'\] must be a sequence of D = 3 lists of H = 4 numbers, "
+                                         r"but grads\['W'\]\[2\] has 3 numbers"),
+    ("grads", "V", lambda v: _cut(v), r"grads\['V'\] must be a sequence of H = 4 lists of K = 2 numbers, "
+                                      r"got a list with 3 entries"),
+    ("params", "W", lambda v: _cut(v, 1), r"params\['W'\] must be a list of D = 3 lists of H = 4 numbers, "
+                                          r"but params\['W'\]\[1\] has 3 numbers"),
+    ("params", "V", lambda v: [tuple(r) for r in v], r"params\['V'\] must be a list of H = 4 lists of K = 2 "
+                                                     r"numbers, but params\['V'\]\[0\] is a tuple"),
+    ("grads", "c", None, r"grads must have the keys 'W', 'b', 'V', 'c'; missing c"),
+], ids=["short grads b", "short grads W row", "short grads V", "ragged W", "tuple rows of V", "no grads c"])
+def test_sgd_step_names_the_argument_whose_shape_does_not_fit(which, name, change, match):
+    """issue 23: short grads gave an IndexError midway, and a ragged W was accepted."""
+    _, W, b, V, c = _random_net(3, 4, 2, seed=5)
+    params = {"W": W, "b": b, "V": V, "c": c}
+    grads = {"W": scalar.zeros(3, 4), "b": scalar.zeros(4), "V": scalar.zeros(4, 2), "c": [1.0, 1.0]}
+    target = params if which == "params" else grads
+    if change is None:
+        del target[name]
+    else:
+        target[name] = change(target[name])
+    before = copy.deepcopy(params)
+    with pytest.raises(ValueError, match=match):
+        scalar.sgd_step(params, grads, lr=0.1)
+    assert params == before                     # refused before any weight moved
 
 
 def _two_blobs(n, seed):
