@@ -133,7 +133,8 @@ def check_softmax(fn, batched=True):
             one row per example, and must return y of shape (B, K), each ROW summing
             to 1. With ``batched=False`` it gets one vector (K,) and returns (K,).
     Cases: equal logits (uniform answer), a few ordinary rows, and logits of +-1000,
-    which overflow exp unless the row maximum is subtracted first.
+    which overflow exp unless the row maximum is subtracted first. fn must not change
+    its argument (``o -= o.max(...)`` would change the caller's logits).
     """
     name = "check_softmax"
     cases = [np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-2.0, 0.5, 1.0]]), np.zeros((1, 3)),
@@ -141,7 +142,15 @@ def check_softmax(fn, batched=True):
     for o in cases:
         arg = o if batched else o[0]
         expected = _softmax(arg)
-        obtained = as_array(call(name, fn, arg.copy()), name, "y")
+        given = arg.copy()
+        obtained = as_array(call(name, fn, given), name, "y")
+        if not np.array_equal(given, arg):
+            raise CheckFailed(
+                f"{name}: your softmax changed its input: o was {arg.tolist()} before the call and is "
+                f"{np.round(given, 6).tolist()} after it; a softmax must leave the caller's logits "
+                f"as they were.\n  likely cause: `o -= ...`, `o /= ...` or `np.exp(o, out=o)` "
+                f"works on the caller's array; write `shifted = o - o.max(axis=-1, keepdims=True)`, "
+                f"a new array")
         with np.errstate(all="ignore"):   # the wrong versions may overflow; only compared
             e = np.exp(arg)
             hypotheses = [(e, "the exponentials are not normalised: divide by their sum")]

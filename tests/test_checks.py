@@ -220,6 +220,21 @@ def test_softmax_faults_named():
         checks.check_softmax(lambda o: np.exp(o) / np.exp(o).sum(axis=1, keepdims=True))
 
 
+@pytest.mark.parametrize("batched", [True, False])
+def test_softmax_that_overwrites_its_input_fails(batched):
+    """issue 23: a softmax working in place on o gave the right y, and passed."""
+    def in_place(o):
+        o -= o.max(axis=-1, keepdims=True)
+        np.exp(o, out=o)
+        o /= o.sum(axis=-1, keepdims=True)
+        return o
+    with pytest.raises(CheckFailed, match=r"check_softmax: your softmax changed its input: o was \[\[?1\.0, "
+                                          r"2\.0, 3\.0\]?.* before the call and is .* after it[\s\S]*"
+                                          r"likely cause: `o -= \.\.\.`"):
+        checks.check_softmax(in_place, batched=batched)
+    checks.check_softmax(lambda o: in_place(o.copy()), batched=batched)     # on a copy: passes
+
+
 def test_cross_entropy_faults_named():
     with pytest.raises(CheckFailed, match=r"forgotten mean over the batch"):
         checks.check_cross_entropy(lambda o, y: float(cross_entropy(o, y)) * len(y))
