@@ -103,6 +103,8 @@ def atomic_write(path, mode="w", *, encoding="utf-8", permissions=0o644):
     Yields:
         the open file object. If the ``with`` body raises (KeyboardInterrupt included),
         the temporary file is deleted, ``path`` is untouched and the error propagates.
+        An OSError that names no file (a full disk, say: a failed write has no file
+        name) is raised again as an OSError of the same errno naming ``path``.
 
     Example::
 
@@ -122,7 +124,17 @@ def atomic_write(path, mode="w", *, encoding="utf-8", permissions=0o644):
             os.fsync(f.fileno())
         os.chmod(tmp, permissions)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:
+            raise _naming(e, path) from e
         raise
+
+
+def _naming(error, path):
+    """``error``, an OSError without a file name, as one that names ``path``: the same
+    errno and text ("[Errno 28] No space left on device: 'figures/fig7.png'")."""
+    if error.errno is None:
+        return OSError(f"{error} (writing {path})")
+    return OSError(error.errno, error.strerror or os.strerror(error.errno), str(path))

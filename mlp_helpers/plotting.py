@@ -109,7 +109,9 @@ def _finish(fig, save):
     """Write ``fig`` to ``save`` (a PNG path) atomically when given; return ``fig``.
 
     Under a grader (:func:`mlp_helpers.paths.grading`) nothing is written: the figure
-    is still shown in the notebook, and so on the student's feedback page."""
+    is still shown in the notebook, and so on the student's feedback page. A failed
+    write (a full disk, a read-only folder) raises an OSError that names ``save``, and
+    leaves no file behind."""
     if save is None:
         return fig
     path = Path(save)

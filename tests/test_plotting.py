@@ -52,6 +52,24 @@ def test_save_writes_png_atomically(tmp_path):
     assert os.listdir(target.parent) == ["fig1.png"]
 
 
+def test_a_full_disk_while_saving_names_the_figure(tmp_path, monkeypatch):
+    """issue 23: the OSError of a full disk said "No space left on device", not which file."""
+    import errno
+
+    def full_disk(self, f, **kwargs):
+        f.write(PNG_SIGNATURE)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))      # a failed write: no file name
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    target = tmp_path / "figures" / "fig7.png"
+    for save in (lambda: plotting.loss_curves(make_history(), save=target),
+                 lambda: plotting.save_figure(plt.figure(), target)):
+        with pytest.raises(OSError, match=r"No space left on device: '.*fig7\.png'") as raised:
+            save()
+        assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+        assert os.listdir(target.parent) == []                      # no half-written PNG, no temp
+
+
 def test_save_rejects_other_extension(tmp_path):
     with pytest.raises(ValueError, match=r"save must be a path ending in \.png"):
         plotting.loss_curves(make_history(), save=tmp_path / "fig.pdf")
