@@ -24,14 +24,39 @@ import time
 
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from .explorer_runs import STOP_GRACE, ExplorerState, Run, default_log_every  # noqa: F401 (re-exported)
 from .explorer_view import ExplorerView, describe, escape
 
-__all__ = ["lr_explorer", "LRExplorer", "Run", "measure_latency", "default_log_every"]
+__all__ = ["lr_explorer", "LRExplorer", "LearningRateSlider", "Run", "measure_latency", "default_log_every"]
 
 MNIST_SIZES = (1_000, 5_000, 10_000, 55_000)
 DATASETS = (("synthetic (2-D, 2 classes)", "synthetic"), ("MNIST subset", "mnist"))
+
+
+class LearningRateSlider(widgets.FloatLogSlider):
+    """The explorer's learning-rate slider: a FloatLogSlider that refuses NaN at once.
+
+    The slider clamps a number into [base ** min, base ** max] (inf becomes the top),
+    but NaN fails both comparisons and went through, to fail only at Train. Here
+    setting it to NaN raises ``traitlets.TraitError``, the value stays what it was, and
+    ``on_refused(message)`` (if set) shows why, in the explorer's read-out.
+    """
+
+    on_refused = None
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if math.isnan(value):
+            low, high = self.base ** self.min, self.base ** self.max
+            message = (f"learning rate must be a number in [{low:g}, {high:g}], got {value!r}; "
+                       f"kept lr = {self.value:g}")
+            if self.on_refused is not None:
+                self.on_refused(message)
+            raise traitlets.TraitError(message)
+        return super()._validate_value(proposal)
 
 
 class LRExplorer:
@@ -49,7 +74,9 @@ class LRExplorer:
     two reports of `train` (None: ``default_log_every(batch_size)``).
     figsize, dpi: of the figure.
 
-    Attributes tests and code use: the controls (lr_slider, batch_size,
+    Attributes tests and code use: the controls (lr_slider, a
+    :class:`LearningRateSlider`: NaN is refused at once, with the reason in the
+    read-out; batch_size,
     epochs, n_hidden, seed, dataset, mnist_size), the buttons
     (train_button, stop_button, clear_button), readout (HTML), plot (Image),
     runs (list of Run, oldest first), render_count (plot updates so far);
@@ -72,7 +99,7 @@ class LRExplorer:
     # ----------------------------------------------------------------- widgets
     def _build_widgets(self, lr, batch_size, epochs, n_hidden, seed, dataset, mnist_size):
         style = {"description_width": "initial"}
-        self.lr_slider = widgets.FloatLogSlider(
+        self.lr_slider = LearningRateSlider(
             value=lr, base=10, min=-4, max=1, step=0.05, description="learning rate",
             readout_format=".3g", continuous_update=False, style=style,
             layout=widgets.Layout(width="420px"))
@@ -104,6 +131,8 @@ class LRExplorer:
             "trained by SGD. Try learning rates 1e-4 (too slow), 0.01-1 (learns), 10 (diverges); "
             "batch size 1 vs 32.")
 
+        self.lr_slider.on_refused = lambda message: self._show_text(
+            f"<span style='color:#c00'><b>refused</b>: {escape(message)}</span>")
         self.mnist_size.disabled = dataset != "mnist"
         self.dataset.observe(lambda change: setattr(self.mnist_size, "disabled", change["new"] != "mnist"),
                              names="value")

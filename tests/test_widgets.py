@@ -178,6 +178,23 @@ def test_clear_removes_earlier_runs(explorer):
     assert explorer.train(wait=True).number == 1
 
 
+def test_a_nan_learning_rate_is_refused_at_once_and_the_readout_says_why(explorer):
+    """issue 23: lr_slider.value = nan was accepted, and failed only at Train."""
+    import traitlets
+    explorer.lr_slider.value = 0.05
+    with pytest.raises(traitlets.TraitError, match=r"learning rate must be a number in \[0.0001, 10\], "
+                                                   r"got nan; kept lr = 0.05"):
+        explorer.lr_slider.value = float("nan")
+    assert explorer.lr_slider.value == 0.05
+    assert ("<b>refused</b>: learning rate must be a number in [0.0001, 10], got nan; kept lr = 0.05"
+            in explorer.readout.value)
+    explorer.lr_slider.value = float("inf")             # a number: clamped to the top, as before
+    assert explorer.lr_slider.value == 10
+    explorer.lr_slider.value = 0.05
+    run = explorer.train(wait=True)
+    assert run.lr == pytest.approx(0.05) and run.status == "done"
+
+
 def test_nan_divergence_is_reported_not_raised(explorer):
     # No rate on the slider (<= 10) makes this stable network's loss NaN; code can go further.
     # (At 1e30 the loss stays finite, as in the reference loop; at 1e38 float32 overflows.)
