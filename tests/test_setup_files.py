@@ -76,12 +76,13 @@ def _quickstart_commands():
             if line.strip() and not line.strip().startswith("#")]
 
 
-def test_readme_quickstart_is_three_commands_and_ci_runs_them():
-    # exactly three: set up and open the solutions; the exercise version; test
-    setup, exercises, test = _quickstart_commands()
+def test_readme_quickstart_is_four_commands_and_ci_runs_them():
+    # exactly four: set up and open the solutions; the exercise version; test; the fast tier
+    setup, exercises, test, fast = _quickstart_commands()
     assert setup == "pip install -r requirements.txt && jupyter lab notebooks/"
     assert exercises == "python -m mlp_helpers.release --lab"   # tests/test_release.py runs it
     assert test == "pytest"
+    assert fast == 'pytest -m "not slow"'
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     # CI runs the set-up half (quietly; starting JupyterLab is not a test) and the test command
     assert "python -m pip install -q -r requirements.txt" in ci and "pytest" in ci
