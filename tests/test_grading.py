@@ -36,6 +36,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow        # about 75 s: left out of the fast tier, pytest -m "not slow"
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "mlp"
 STUDENTS = {"alice": "solved", "bob": "sign flip in dl_do", "carol": "untouched"}

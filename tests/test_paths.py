@@ -8,7 +8,8 @@ from mlp_helpers import paths
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_in_the_repository_the_root_is_the_repository():
+def test_in_the_repository_the_root_is_the_repository(monkeypatch):
+    monkeypatch.delenv(paths.OUTPUT_VAR, raising=False)
     assert paths.course_root(ROOT / "notebooks") == ROOT
     assert paths.figures_dir(ROOT / "notebooks") == ROOT / "figures"
     assert paths.results_path("mnist_experiments.json", ROOT / "notebooks") == ROOT / "results" / "mnist_experiments.json"
@@ -16,13 +17,33 @@ def test_in_the_repository_the_root_is_the_repository():
 
 @pytest.mark.parametrize("layout", ["release", "course/autograded/alice/mlp", "course/source/mlp",
                                     "somewhere/notebooks"])
-def test_anywhere_else_the_root_is_the_notebook_folder(tmp_path, layout):
+def test_anywhere_else_the_root_is_the_notebook_folder(tmp_path, monkeypatch, layout):
+    monkeypatch.setenv(paths.OUTPUT_VAR, str(tmp_path / "elsewhere"))   # only for the repository
     folder = tmp_path / layout
     folder.mkdir(parents=True)
     assert paths.course_root(folder) == folder
     assert paths.figures_dir(folder) == folder / "figures" and (folder / "figures").is_dir()   # created
     assert paths.results_path(folder=folder) == folder / "results" / "mnist_experiments.json"
     assert not (folder / "results").exists()                 # made when a result is written
+
+
+def test_the_repository_can_write_elsewhere_and_still_reads_its_published_runs(tmp_path, monkeypatch):
+    # what the test suite does: the committed figures/ and results/ are not rewritten by a test run
+    monkeypatch.setenv(paths.OUTPUT_VAR, str(tmp_path / "out"))
+    notebooks = ROOT / "notebooks"
+    assert paths.course_root(notebooks) == ROOT
+    assert paths.output_root(notebooks) == tmp_path / "out"
+    assert paths.figures_dir(notebooks) == tmp_path / "out" / "figures" and (tmp_path / "out" / "figures").is_dir()
+    assert paths.results_path("runs.json", notebooks) == tmp_path / "out" / "results" / "runs.json"
+    assert paths.published_path("runs.json", notebooks) == ROOT / "results" / "runs.json"
+    monkeypatch.setenv(paths.OUTPUT_VAR, "")                   # empty: as if unset
+    assert paths.output_root(notebooks) == ROOT
+
+
+def test_the_test_suite_writes_outside_the_checkout():
+    # conftest.py sets the variable for every test and for the notebooks' kernels
+    assert paths.output_root(ROOT / "notebooks") != ROOT
+    assert not paths.output_root(ROOT / "notebooks").resolve().is_relative_to(ROOT)
 
 
 def test_a_release_inside_the_repository_stays_inside_itself():
@@ -37,10 +58,11 @@ def test_the_default_folder_is_the_working_directory(tmp_path, monkeypatch):
     assert paths.course_root() == ROOT
 
 
-@pytest.mark.parametrize("bad", ["", "../x.png", "a/b.png"])
+@pytest.mark.parametrize("bad", ["", "../x.png", "a/b.png", None])
 def test_names_are_plain_file_names(tmp_path, bad):
-    with pytest.raises(ValueError, match="must be a plain file name"):
-        paths.results_path(bad, tmp_path)
+    for where in (paths.results_path, paths.published_path):
+        with pytest.raises(ValueError, match="must be a plain file name"):
+            where(bad, tmp_path)
 
 
 @pytest.mark.parametrize("env, reason", [
