@@ -39,7 +39,7 @@ import time
 from ._checks import check_flag, check_positive_int
 from .blas import BLAS_THREAD_VARS  # noqa: F401 (re-exported)
 from .results import (NBGRADER_VAR, PUBLISHED_RUNS_NAME, PUBLISHED_RUNS_VAR,  # noqa: F401 (re-exported)
-                      PublishedRunMissing, grading_note, load_results, published_runs,
+                      PublishedNets, PublishedRunMissing, grading_note, load_results, missing_nets, published_runs,
                       published_runs_file, save_results)
 from .runconfig import RunConfig, Runs, grid  # noqa: F401 (grid: re-exported)
 from .tables import (REPORT, choose_lr, choose_setting, comparison_table, epoch_mean_std,  # noqa: F401
@@ -71,6 +71,7 @@ __all__ = [
     "comparison_table",
     "save_results",
     "load_results",
+    "missing_nets",
     "sgd_as_printed",
     "PublishedRunMissing",
     "published_runs_file",
@@ -178,9 +179,10 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
 
     Under a grader (``NBGRADER_EXECUTION`` or ``MLP_PUBLISHED_RUNS`` set, see
     :func:`published_runs_file`) and with ``data=None``, nothing is trained: every
-    config not in ``done`` is looked up in the published runs, with its network, and
-    the Runs has ``workers=0`` and ``published`` set. A config that was not published
-    raises :class:`PublishedRunMissing` naming it. (Runs on data you pass in are
+    config not in ``done`` is looked up in the published runs, with its network if
+    that was published, and the Runs has ``workers=0`` and ``published`` set. A config
+    that was not published raises :class:`PublishedRunMissing` naming it, and so does
+    ``runs.nets[config]`` for a network that was not. (Runs on data you pass in are
     trained as usual: the published file cannot tell which data a run saw.)
     """
     start = time.perf_counter()
@@ -226,6 +228,8 @@ def run_many(configs, data=None, workers=2, done=None, progress=False):
 
     runs = Runs((config, histories[config]) for config in unique)
     runs.nets = {config: nets[config] for config in unique if config in nets}
+    if source is not None:      # a network that was not published: PublishedRunMissing, saying so
+        runs.nets = PublishedNets(runs.nets, source)
     runs.requested = len(configs)
     runs.trained = todo
     runs.reused = [config for config in unique if config in done]

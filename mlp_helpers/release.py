@@ -108,7 +108,8 @@ class CourseReport:
     """What ``prepare_nbgrader`` wrote.
 
     reports: a NotebookReport per notebook; target: COURSE/source/ASSIGNMENT;
-    results: (json path, npz path, number of runs) of the published runs copied, or None;
+    results: (json path, npz path or None, number of runs, number of networks) of the
+        published runs copied, or None;
     config: "written", or "kept" (the course had its own nbgrader_config.py);
     lacking: the settings of CONFIG_NEEDS that a kept nbgrader_config.py does not set;
     backup: the folder a replaced COURSE/source/ASSIGNMENT was moved to (--force), or None.
@@ -526,15 +527,16 @@ def _uses_experiments(nb):
 
 def _default_results(notebooks):
     """results/mnist_experiments.json of the course root the first notebook belongs to."""
-    from .paths import course_root
+    from .paths import published_path
 
     folder = Path(notebooks[0]).resolve().parent if notebooks else Path.cwd()
-    return course_root(folder) / "results" / PUBLISHED_RESULTS
+    return published_path(PUBLISHED_RESULTS, folder)
 
 
 def _check_published(results, needed_by):
-    """(json path, npz path, number of runs): the published runs, complete with their networks."""
-    from .experiments import load_results
+    """(json path, npz path or None, number of runs, number of networks): the published
+    runs, with every network the JSON lists (an .npz is needed only if it lists any)."""
+    from .results import load_results, missing_nets
 
     results = Path(results)
     npz = results.with_suffix(".npz")
@@ -546,15 +548,16 @@ def _check_published(results, needed_by):
                            f"trained, but {results} does not exist: {hint}")
     try:
         runs, _ = load_results(results)
+        missing = missing_nets(results)
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ReleaseError(f"{results}: not readable as published results ({e})") from None
-    missing = [config for config in runs if config not in runs.nets]
     if missing:
-        state = "does not exist" if not npz.is_file() else f"lacks {len(missing)} of the {len(runs)}"
-        raise ReleaseError(f"the networks of the published runs: {npz} {state}"
-                           f"{' networks' if npz.is_file() else ''} (first missing: {missing[0]}; "
-                           f"a network counts only beside the history it was trained with): {hint}")
-    return results, npz, len(runs)
+        state = "does not exist" if not npz.is_file() else "lacks"
+        raise ReleaseError(f"the networks of the published runs: {results.name} lists {len(missing) + len(runs.nets)}, "
+                           f"but {npz} {state}{f' {len(missing)} of them' if npz.is_file() else ''} "
+                           f"(first missing: {missing[0]}; a network counts only beside the history "
+                           f"it was trained with): {hint}")
+    return results, (npz if runs.nets else None), len(runs), len(runs.nets)
 
 
 def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, results=None):
@@ -611,7 +614,8 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
     published = None
     if needed_by is not None:
         published = _check_published(results or _default_results([p for p, _ in sources]), needed_by)
-    written = [name for name, _ in prepared] + [f"results/{p.name}" for p in (published or ())[:2]]
+    copied = [path for path in (published or ())[:2] if path is not None]
+    written = [name for name, _ in prepared] + [f"results/{path.name}" for path in copied]
     _check_outdir(target, [p for p, _ in sources], force, written)
 
     config_path = course / CONFIG_NAME
@@ -627,7 +631,7 @@ def prepare_nbgrader(notebooks, course_dir, assignment="mlp", force=False, resul
             _write_notebook(nb, folder / name)
         if published is not None:
             (folder / "results").mkdir()
-            for path in published[:2]:
+            for path in copied:
                 shutil.copyfile(path, folder / "results" / path.name)
 
     backup = _write_atomically(target, write_all, files)
@@ -659,10 +663,12 @@ def _nbgrader_summary(done, course, assignment):
     lines.append(f"Grading: {tests} autograded test cells, 1 point each; their {hidden} hidden test blocks "
                  f"stay in the source for nbgrader (generate_assignment strips them, autograde puts them back).")
     if done.results is not None:
-        json_path, npz, n = done.results
-        lines.append(f"Published runs: {n} runs and their networks ({json_path.name}, {npz.name}, "
-                     f"{npz.stat().st_size / 1e6:.1f} MB) copied to {target}/results/; under nbgrader "
-                     f"the experiments read them instead of training.")
+        json_path, npz, n, n_nets = done.results
+        files = [json_path] + ([npz] if npz is not None else [])
+        size = sum(path.stat().st_size for path in files) / 1e6
+        lines.append(f"Published runs: {n} runs and {n_nets} network{'s' * (n_nets != 1)} "
+                     f"({', '.join(path.name for path in files)}, {size:.1f} MB) copied to {target}/results/; "
+                     f"under nbgrader the experiments read them instead of training.")
     config = Path(course) / CONFIG_NAME
     if done.config == "written":
         lines.append(f"Wrote {config} (course id, {CELL_TIMEOUT} s per cell, "

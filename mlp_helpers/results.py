@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write
-from .paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading, results_path
+from .paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading, published_path
 from .runconfig import RunConfig, Runs
 
-__all__ = ["save_results", "load_results", "published_runs_file", "published_runs", "grading_note",
-           "PublishedRunMissing", "PUBLISHED_RUNS_VAR", "NBGRADER_VAR", "PUBLISHED_RUNS_NAME"]
+__all__ = ["save_results", "load_results", "missing_nets", "published_runs_file", "published_runs",
+           "grading_note", "PublishedRunMissing", "PublishedNets", "PUBLISHED_RUNS_VAR", "NBGRADER_VAR", "PUBLISHED_RUNS_NAME"]
 
 # Grading mode (paths.grading): nbgrader sets NBGRADER_EXECUTION in the environment of
 # the kernels it starts; any other grader can name the published runs with PUBLISHED_RUNS_VAR.
@@ -56,7 +56,7 @@ def published_runs_file():
 
     * ``MLP_PUBLISHED_RUNS=PATH`` in the environment: the runs in PATH (any grader);
     * ``NBGRADER_EXECUTION`` set (nbgrader sets it to 'autograde' or 'validate' for the
-      kernels it starts): ``paths.results_path("mnist_experiments.json")``, i.e.
+      kernels it starts): ``paths.published_path("mnist_experiments.json")``, i.e.
       ``results/mnist_experiments.json`` of the folder being graded, which nbgrader
       copies there from the course's ``source/ASSIGNMENT/``.
 
@@ -66,11 +66,12 @@ def published_runs_file():
     if grading() is None:
         return None
     explicit = os.environ.get(PUBLISHED_RUNS_VAR)
-    return Path(explicit) if explicit else results_path(PUBLISHED_RUNS_NAME)
+    return Path(explicit) if explicit else published_path(PUBLISHED_RUNS_NAME)
 
 
 def published_runs(configs, source):
-    """({config: MLP}, {config: History}) for ``configs`` from the published results ``source``."""
+    """(PublishedNets {config: MLP}, {config: History}) for ``configs`` from the published
+    results ``source``: every config's History, and the networks that were published."""
     configs = list(configs)
     if not configs:
         return {}, {}
@@ -87,13 +88,29 @@ def published_runs(configs, source):
                 f"{where}: {config} is not among the {len(runs)} published runs in {source}. "
                 f"Publish it: run the solution notebook that asks for it (it saves every run "
                 f"there), then rebuild the course with `python -m mlp_helpers.release --nbgrader-course`")
-        if config not in runs.nets:
-            raise PublishedRunMissing(
-                f"{where}: the network of {config} is not in {_nets_path(source)} (missing, or "
-                f"saved by another run than the history in {Path(source).name}). Re-run the solution "
-                f"notebook, which saves both, then rebuild the course")
-    return ({config: runs.nets[config] for config in configs},
-            {config: runs[config] for config in configs})
+    nets = {config: runs.nets[config] for config in configs if config in runs.nets}
+    return PublishedNets(nets, source), {config: runs[config] for config in configs}
+
+
+class PublishedNets(dict):
+    """{RunConfig: MLP}: the networks of published runs, under a grader.
+
+    Only some runs are published with their network (``save_results(nets=...)``: those
+    a cell of the notebook uses); every run has its History. Asking for a network that
+    was not published raises :class:`PublishedRunMissing` saying so, not a bare KeyError.
+    """
+
+    def __init__(self, nets, source):
+        super().__init__(nets)
+        self.source = source
+
+    def __missing__(self, config):
+        held = "; ".join(str(c) for c in self) or "none"
+        raise PublishedRunMissing(
+            f"grading mode ({grading()}): the network of {config} is not published: "
+            f"{_nets_path(self.source)} holds the networks of {len(self)} run(s) only ({held}), "
+            f"and the History of every run. Publish it with the solution notebook's "
+            f"save_results(..., nets=[...]), then rebuild the course")
 
 
 # --------------------------------------------------------------------------- on disk
@@ -124,12 +141,32 @@ def _fingerprint(history):
     return {"train_loss": list(history.train_loss), "val_loss": list(history.val_loss)}
 
 
-def _net_arrays(runs):
-    """{name: array} for np.savez: the networks of ``runs.nets`` and an index naming their runs."""
-    nets = getattr(runs, "nets", {})
+def _chosen_nets(runs, nets):
+    """The configs whose networks ``save_results`` writes: all of ``runs.nets`` (None),
+    else those named in ``nets``, each checked to be a run with a network."""
+    held = getattr(runs, "nets", {})
+    if nets is None:
+        return [config for config in runs if config in held]
+    if isinstance(nets, (RunConfig, str, bytes)) or not hasattr(nets, "__iter__"):
+        raise ValueError(f"nets must be None or a list of RunConfig, got {nets!r}")
+    chosen = list(dict.fromkeys(nets))
+    for config in chosen:
+        if not isinstance(config, RunConfig):
+            raise ValueError(f"nets must hold RunConfig values, got {config!r}")
+        if config not in runs:
+            raise ValueError(f"nets names {config}, which is not among the {len(runs)} runs saved")
+        if config not in held:
+            raise ValueError(f"nets names {config}, whose network is not in runs.nets "
+                             f"(its run was reused without its network, or read from a file without it)")
+    return [config for config in runs if config in chosen]       # in the order of the runs
+
+
+def _net_arrays(runs, chosen):
+    """{name: array} for np.savez: the networks of the ``chosen`` runs and an index naming them."""
+    nets = runs.nets if chosen else {}
     index, arrays = [], {}
     for config, history in runs.items():
-        if config in nets:
+        if config in chosen:
             n = len(index)
             index.append({"config": config.to_dict(), **_fingerprint(history)})
             arrays.update({f"{name}_{n}": np.asarray(value) for name, value in nets[config].params.items()})
@@ -169,7 +206,7 @@ def _load_nets(path, runs):
     return nets
 
 
-def save_results(path, runs, **extra):
+def save_results(path, runs, nets=None, **extra):
     """Write runs (configs + histories) and any extra final metrics to a JSON file, atomically.
 
     The JSON is written to a temporary file in the same folder and moved over ``path``
@@ -180,33 +217,46 @@ def save_results(path, runs, **extra):
     (which no two runs share), is left as it is: re-running the notebook, as the
     tests do, changes the committed results file only when a result changed.
 
-    The trained networks in ``runs.nets`` (if any) go to the .npz file of the same name
-    beside it (``mnist_experiments.npz``: W, b, V, c of each, in their dtype, about
-    0.9 MB a 784-300-10 network), also atomically and only if changed, and before the
-    JSON. Each is stored with its run's config and losses, so ``load_results`` gives a
-    network back only with the History it was trained with. These are the published
-    runs a grader reads instead of training (see ``published_runs_file``).
+    The trained networks in ``runs.nets`` (all, or those named by ``nets``) go to the
+    .npz file of the same name beside it (``mnist_experiments.npz``: W, b, V, c of each,
+    in their dtype, about 0.9 MB compressed a 784-300-10 float32 network), also
+    atomically and only if changed, and before the JSON, which lists them under
+    ``"networks"``. Each is stored with its run's config and losses, so ``load_results``
+    gives a network back only with the History it was trained with. These are the
+    published runs a grader reads instead of training (see ``published_runs_file``):
+    publish the networks that a cell of the notebook uses, and only those, to keep
+    the repository small.
 
     Args:
         path: str or Path of the .json file (its folder is created if missing).
         runs: mapping {RunConfig: History}.
+        nets: None (save every network in ``runs.nets``) or a list of RunConfig: save
+            the networks of these runs only (each must be in ``runs.nets``).
         extra: JSON-safe values (numbers, strings, lists, dicts; numpy scalars and
             arrays are converted), e.g. chosen_lr=0.03, final={"test_acc": 0.981}.
     Returns:
         Path of the file (written, or kept because it held the same results).
     """
     path = Path(path)
+    if "networks" in extra:
+        raise ValueError("'networks' is the list save_results writes of the saved networks; "
+                         "name the extra value otherwise")
+    chosen = _chosen_nets(runs, nets)
     document = {
         "format": "mlp-from-scratch experiment results",
         "version": 1,
         "runs": [{"config": config.to_dict(), "history": history.to_dict()}
                  for config, history in runs.items()],
+        "networks": [config.to_dict() for config in chosen],
         **extra,
     }
     text = json.dumps(document, indent=1, default=_json_default)  # fails before any file is touched
-    arrays, n_nets = _net_arrays(runs)
-    if n_nets:
-        npz = _nets_path(path)
+    arrays, n_nets = _net_arrays(runs, chosen)
+    npz = _nets_path(path)
+    if not n_nets:
+        with contextlib.suppress(FileNotFoundError):
+            npz.unlink()        # an earlier save's networks: not this file's any more
+    else:
         old_arrays = None
         with contextlib.suppress(OSError, ValueError):
             old_arrays = _read_npz(npz)
@@ -239,5 +289,17 @@ def load_results(path):
                 for item in document["runs"])
     runs.requested = len(runs)
     runs.nets = _load_nets(path, runs)
-    extra = {k: v for k, v in document.items() if k not in ("format", "version", "runs")}
+    extra = {k: v for k, v in document.items() if k not in ("format", "version", "runs", "networks")}
     return runs, extra
+
+
+def missing_nets(path):
+    """The runs whose network the results file ``path`` lists as saved but whose .npz
+    beside it lacks (missing, or written by another run): [] for a consistent pair.
+
+    Returns:
+        list of RunConfig, in the file's order.
+    """
+    runs, _ = load_results(path)
+    listed = [RunConfig(**item) for item in json.loads(Path(path).read_text(encoding="utf-8")).get("networks", [])]
+    return [config for config in listed if config not in runs.nets]

@@ -44,6 +44,51 @@ def test_save_results_writes_the_networks_and_load_results_gives_them_back(publi
     assert all(_same_net(runs.nets[c], trained.nets[c]) for c in trained)
 
 
+def test_only_the_networks_asked_for_are_saved(tmp_path, trained):
+    path = tmp_path / "runs.json"
+    ex.save_results(path, trained, nets=[small(2.0, 0), small(0.5, 0), small(2.0, 0)])
+    runs, extra = ex.load_results(path)
+    assert list(runs) == list(trained) and extra == {}              # every history
+    assert list(runs.nets) == [small(0.5, 0), small(2.0, 0)]        # two networks, in the runs' order
+    assert _same_net(runs.nets[small(2.0, 0)], trained.nets[small(2.0, 0)])
+    assert ex.missing_nets(path) == []
+    one = path.with_suffix(".npz").stat().st_size
+    ex.save_results(path, trained)                                  # None: all three
+    assert path.with_suffix(".npz").stat().st_size > one and len(ex.load_results(path)[0].nets) == 3
+    ex.save_results(path, trained, nets=[])                         # none: an earlier .npz goes
+    assert not path.with_suffix(".npz").exists() and ex.load_results(path)[0].nets == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.json"]
+
+
+def test_a_json_whose_networks_are_missing_is_told(tmp_path, trained):
+    path = tmp_path / "runs.json"
+    ex.save_results(path, trained, nets=[small(0.5, 1)])
+    path.with_suffix(".npz").unlink()
+    assert ex.missing_nets(path) == [small(0.5, 1)]
+
+
+@pytest.mark.parametrize("nets, message", [
+    (small(0.5, 0), r"nets must be None or a list of RunConfig, got RunConfig\(lr=0.5"),
+    ("all", "nets must be None or a list of RunConfig, got 'all'"),
+    ([0.5], "nets must hold RunConfig values, got 0.5"),
+    ([small(9.0, 0)], r"nets names RunConfig\(lr=9.0.*which is not among the 3 runs saved"),
+])
+def test_bad_nets_are_refused_before_anything_is_written(tmp_path, trained, nets, message):
+    with pytest.raises(ValueError, match=message):
+        ex.save_results(tmp_path / "runs.json", trained, nets=nets)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_network_that_was_not_kept_cannot_be_named(tmp_path, trained):
+    without = ex.select(trained, list(trained))
+    without.nets = {}
+    with pytest.raises(ValueError, match=r"nets names RunConfig\(lr=0.5, seed=0.*whose network is not in runs.nets"):
+        ex.save_results(tmp_path / "runs.json", without, nets=[small(0.5, 0)])
+    with pytest.raises(ValueError, match="'networks' is the list save_results writes"):
+        ex.save_results(tmp_path / "runs.json", trained, networks=3)
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_network_comes_back_only_with_the_history_it_was_trained_with(published, trained, synth):
     other = ex.run_many([small(0.5, 0)], synth, workers=1)
     other[small(0.5, 0)].val_loss = [v + 1.0 for v in other[small(0.5, 0)].val_loss]
@@ -111,11 +156,22 @@ def test_a_run_that_was_not_published_is_named(published, monkeypatch):
         ex.train_run(missing)
 
 
-def test_published_networks_missing_or_file_missing(published, monkeypatch, tmp_path):
+def test_published_networks_missing_or_file_missing(published, trained, monkeypatch, tmp_path):
+    ex.save_results(published, trained, nets=[small(0.5, 1)])    # the histories, one network
     monkeypatch.setenv(ex.PUBLISHED_RUNS_VAR, str(published))
+    runs = ex.run_many([small(0.5, 0), small(0.5, 1)])           # the histories are enough to run
+    assert list(runs) == [small(0.5, 0), small(0.5, 1)] and small(0.5, 0) not in runs.nets
+    assert _same_net(runs.nets[small(0.5, 1)], trained.nets[small(0.5, 1)])
+    with pytest.raises(ex.PublishedRunMissing) as info:          # not a bare KeyError
+        runs.nets[small(0.5, 0)]
+    assert str(info.value).startswith(
+        f"grading mode ({ex.PUBLISHED_RUNS_VAR}={published}): the network of {small(0.5, 0)!r} is not "
+        f"published: {published.with_suffix('.npz')} holds the networks of 1 run(s) only ({small(0.5, 1)!r})")
+    with pytest.raises(ex.PublishedRunMissing, match=r"the network of RunConfig\(lr=0.5, seed=0.*is not published"):
+        ex.train_run(small(0.5, 0))
     published.with_suffix(".npz").unlink()
-    with pytest.raises(ex.PublishedRunMissing, match=r"the network of RunConfig\(lr=0.5, seed=0.*mnist_experiments.npz"):
-        ex.run_many([small(0.5, 0)])
+    with pytest.raises(ex.PublishedRunMissing, match=r"the network of RunConfig\(lr=0.5, seed=1.*holds the networks of 0"):
+        ex.train_run(small(0.5, 1))
     monkeypatch.setenv(ex.PUBLISHED_RUNS_VAR, str(tmp_path / "nowhere.json"))
     with pytest.raises(ex.PublishedRunMissing, match=r"the published results .*nowhere.json are missing"):
         ex.run_many([small(0.5, 0)])

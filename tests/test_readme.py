@@ -170,7 +170,7 @@ def expected_numbers(runs, extra):
     ``schedule`` {"config", "acc"} (the chosen schedule's final models), in the
     notebook's rounding (``tables.comparison_table``: two decimals of a percent).
     """
-    exp3 = [RunConfig(lr=lr, seed=seed, eval_train=lr == 0.01) for lr in LRS for seed in SEEDS]
+    exp3 = ex.grid(LRS, SEEDS, eval_train=True)
     exp3_runs = ex.select(runs, exp3)
     rows = ex.summarize(exp3_runs)
     chosen_lr = ex.choose_lr(exp3_runs)

@@ -3,6 +3,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -405,9 +406,7 @@ def _publish(results_json, with_nets=True):
 
     data = load_synth(num_train=60, num_val=20, seed=0)
     runs = ex.run_many([ex.RunConfig(lr=0.5, epochs=1, n_hidden=3)], data, workers=1)
-    if not with_nets:
-        runs.nets = {}
-    return ex.save_results(results_json, runs)
+    return ex.save_results(results_json, runs, nets=None if with_nets else [])
 
 
 def test_nbgrader_course_needs_the_published_runs(tmp_path, experiments_notebook, capsys):
@@ -419,15 +418,23 @@ def test_nbgrader_course_needs_the_published_runs(tmp_path, experiments_notebook
     assert f"{tmp_path / 'results' / 'mnist_experiments.json'} does not exist" in err and err.count("\n") == 1
     assert not course.exists()
 
-    _publish(tmp_path / "results" / "mnist_experiments.json", with_nets=False)
+    _publish(tmp_path / "results" / "mnist_experiments.json")
+    (tmp_path / "results" / "mnist_experiments.npz").unlink()        # the JSON lists a network it lacks
     assert rel.main(args) == 2
     err = capsys.readouterr().err
+    assert "mnist_experiments.json lists 1, but " in err
     assert f"{tmp_path / 'results' / 'mnist_experiments.npz'} does not exist" in err and "RunConfig(lr=0.5" in err
     assert not course.exists()
 
+    _publish(tmp_path / "results" / "mnist_experiments.json", with_nets=False)   # histories only: enough
+    assert rel.main(args) == 0, capsys.readouterr().err
+    assert "Published runs: 1 runs and 0 networks (mnist_experiments.json, 0.0 MB)" in capsys.readouterr().out
+    assert sorted(p.name for p in (course / "source" / "mlp" / "results").iterdir()) == ["mnist_experiments.json"]
+    shutil.rmtree(course)
+
     _publish(tmp_path / "results" / "mnist_experiments.json")
     assert rel.main(args) == 0
-    assert "Published runs: 1 runs and their networks (mnist_experiments.json, mnist_experiments.npz" \
+    assert "Published runs: 1 runs and 1 network (mnist_experiments.json, mnist_experiments.npz" \
         in capsys.readouterr().out
     copied = course / "source" / "mlp" / "results"
     assert sorted(p.name for p in copied.iterdir()) == ["mnist_experiments.json", "mnist_experiments.npz"]
