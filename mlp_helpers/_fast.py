@@ -45,7 +45,7 @@ try:
 except ImportError:                    # the kit still works, per-example SGD much slower
     numba = None
 
-__all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "sparse_rows", "sgd_steps"]
+__all__ = ["HAVE_NUMBA", "PerExampleSGD", "MinibatchSGD", "sparse_rows", "sgd_steps", "warm_up"]
 
 #: numba is there and compiles (NUMBA_DISABLE_JIT=1 would run these loops as Python,
 #: far slower than the reference loop, so it counts as no numba)
@@ -467,3 +467,20 @@ def step_rows(W, used, grad_W_u, lr):
         i = used[r]
         for j in range(W.shape[1]):
             W[i, j] -= lr * grad_W_u[r, j]
+
+
+def warm_up():
+    """Load the compiled kernels (from numba's cache on disk, else compile them) by
+    training a tiny float32 network for one step per example and one minibatch step,
+    so that the first real run does not wait for them (the explorer calls this in a
+    background thread). Without numba: nothing to do."""
+    if not HAVE_NUMBA:
+        return
+    from .network import MLP
+
+    x, y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([0, 1], np.int64)
+    order = np.arange(2, dtype=np.int64)
+    PerExampleSGD(MLP(2, 2, 2, seed=0), x, y, 0.1).run(order, np.empty(2))
+    minibatch = MinibatchSGD(MLP(2, 2, 2, seed=0), x, y, 0.1, batch_size=2)
+    batches, _ = minibatch.split(order)
+    minibatch.run(batches, np.empty(len(batches)))

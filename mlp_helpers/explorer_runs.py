@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import load_mnist, load_synth
+from .data import load_mnist_head, load_synth
 from .network import MLP
 from .training import train
 
-__all__ = ["Run", "ExplorerState", "dataset", "default_log_every", "SYNTH_TRAIN", "SYNTH_VAL"]
+__all__ = ["Run", "ExplorerState", "dataset", "prepare", "default_log_every", "SYNTH_TRAIN", "SYNTH_VAL"]
 
 # The synthetic data of the explorer: small enough that per-example SGD reports
 # often (an epoch of 5,000 examples takes a fraction of a second).
@@ -48,7 +48,9 @@ def dataset(name, size):
 
     synthetic: load_synth(5000 train, 1000 validation, seed=0), whatever `size`.
     mnist:     the first `size` rows of load_mnist(final=False)'s 55k training set, and
-               the first min(5000, max(1000, size // 5)) rows of its 5k validation set.
+               the first min(5000, max(1000, size // 5)) rows of its 5k validation set
+               (``load_mnist_head``: only these rows are converted to float32). The
+               cache keeps one MNIST size, the last one asked for.
     """
     key = (name, None if name == "synthetic" else size)
     with _DATA_LOCK:
@@ -56,12 +58,39 @@ def dataset(name, size):
             if name == "synthetic":
                 _DATA_CACHE[key] = load_synth(num_train=SYNTH_TRAIN, num_val=SYNTH_VAL, seed=0)
             else:
-                if "mnist_full" not in _DATA_CACHE:
-                    _DATA_CACHE["mnist_full"] = load_mnist(final=False, verbose=False)
-                (xtr, ytr), (xval, yval), K = _DATA_CACHE["mnist_full"]
-                n_val = min(len(xval), max(1_000, size // 5))
-                _DATA_CACHE[key] = (xtr[:size], ytr[:size]), (xval[:n_val], yval[:n_val]), K
+                for other in [k for k in _DATA_CACHE if k[0] == name]:
+                    del _DATA_CACHE[other]          # (a run still training keeps its arrays)
+                _DATA_CACHE[key] = load_mnist_head(size, min(5_000, max(1_000, size // 5)), verbose=False)
         return _DATA_CACHE[key]
+
+
+def prepare(name=None, size=None):
+    """Load in a background thread what a first run needs, so Train finds it ready:
+    numba and the compiled SGD kernels (``_fast.warm_up``, once a process), then the
+    data ``dataset(name, size)`` if a name is given. Returns the (daemon) thread.
+
+    A run started meanwhile waits only for what is still loading (Python's import
+    lock, numba's compiler lock, the data lock). An error here is left to that run,
+    which meets it again and reports it in the read-out.
+    """
+    thread = threading.Thread(target=_prepare, args=(name, size), daemon=True, name="lr-explorer-prepare")
+    thread.start()
+    return thread
+
+
+_WARM = threading.Event()
+
+
+def _prepare(name, size):
+    try:
+        if not _WARM.is_set():
+            from . import _fast
+            _fast.warm_up()
+            _WARM.set()
+        if name is not None:
+            dataset(name, size)
+    except Exception:       # noqa: BLE001 -- the run that needs it reports it
+        pass
 
 
 def dataset_loaded(name, size):

@@ -619,3 +619,27 @@ def test_no_download_switch_and_quiet_mode(tmp_path, monkeypatch, capsys):
     with pytest.raises(sources.MNISTUnavailable, match="download: skipped"):
         sources.fetch_mnist(cache_dir=tmp_path, verbose=False)
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- a head of MNIST alone
+
+def test_the_head_of_mnist_is_load_mnists_rows_exactly(real_arrays):
+    (x, y), (xv, yv), k = data.load_mnist_head(300, 120, verbose=False)
+    (x_all, y_all), (xv_all, yv_all), _ = load_mnist(final=False, verbose=False)
+    assert k == 10 and x.shape == (300, 784) and xv.shape == (120, 784)
+    assert x.dtype == np.float32 and y.dtype == np.int64 and not x.flags.writeable
+    assert np.array_equal(x, x_all[:300]) and np.array_equal(y, y_all[:300])
+    assert np.array_equal(xv, xv_all[:120]) and np.array_equal(yv, yv_all[:120])
+    (x, _), (xv, _), _ = data.load_mnist_head(55_000, 5_000, verbose=False)     # the whole split
+    assert np.array_equal(x, x_all) and np.array_equal(xv, xv_all)
+
+
+@pytest.mark.parametrize("n_train, n_val, message", [
+    (0, 10, "n_train must be an integer >= 1, got 0"),
+    (55_001, 10, "n_train must be at most the 55000 training images, got 55001"),
+    (10, 5_001, "n_val must be at most the 5000 validation images, got 5001"),
+    (10, 2.5, "n_val must be an integer >= 1, got 2.5"),
+])
+def test_the_head_of_mnist_refuses_bad_sizes(n_train, n_val, message):
+    with pytest.raises(ValueError, match=message):
+        data.load_mnist_head(n_train, n_val)

@@ -278,3 +278,15 @@ def test_default_log_every_is_a_multiple_of_the_batch():
         every = lrw.default_log_every(batch_size)
         assert every % batch_size == 0 and every >= batch_size
     assert lrw.default_log_every(1) == 500
+
+
+def test_prepare_loads_the_kernels_and_the_data_in_the_background(monkeypatch):
+    monkeypatch.setattr(explorer_runs, "_DATA_CACHE", {})
+    thread = explorer_runs.prepare("mnist", 1000)
+    assert thread.daemon and thread.name == "lr-explorer-prepare"
+    thread.join(60)
+    assert explorer_runs._WARM.is_set() and explorer_runs.dataset_loaded("mnist", 1000)
+    explorer_runs.dataset("mnist", 5000)                       # one MNIST size is kept
+    assert not explorer_runs.dataset_loaded("mnist", 1000) and explorer_runs.dataset_loaded("mnist", 5000)
+    (x, y), (xv, yv), k = explorer_runs.dataset("mnist", 5000)
+    assert x.shape == (5000, 784) and xv.shape == (1000, 784) and k == 10
