@@ -9,7 +9,7 @@ lead to the code that defines them::
 The submodules with heavier imports (matplotlib, ipywidgets, nbformat, process pools)
 are imported when first used, so ``import mlp_helpers`` does not pay for them:
 ``from mlp_helpers import plotting`` (or ``mlp_helpers.plotting``) works as usual.
-The layout, one line a module, is in the README ("The helper package").
+The layout, one line a module, is in docs/developers.md ("The helper package").
 """
 from importlib import import_module
 
