@@ -470,17 +470,14 @@ def step_rows(W, used, grad_W_u, lr):
 
 
 def warm_up():
-    """Load the compiled kernels (from numba's cache on disk, else compile them) by
-    training a tiny float32 network for one step per example and one minibatch step,
-    so that the first real run does not wait for them (the explorer calls this in a
-    background thread). Without numba: nothing to do."""
+    """Load the compiled per-example kernels (from numba's cache on disk, else compile
+    them) by training a tiny float32 network for two steps, so that a first run at batch
+    size 1, the explorer's default, does not wait for them (the explorer calls this in a
+    background thread; the minibatch kernels load at the first run that needs them).
+    Without numba: nothing to do."""
     if not HAVE_NUMBA:
         return
     from .network import MLP
 
     x, y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([0, 1], np.int64)
-    order = np.arange(2, dtype=np.int64)
-    PerExampleSGD(MLP(2, 2, 2, seed=0), x, y, 0.1).run(order, np.empty(2))
-    minibatch = MinibatchSGD(MLP(2, 2, 2, seed=0), x, y, 0.1, batch_size=2)
-    batches, _ = minibatch.split(order)
-    minibatch.run(batches, np.empty(len(batches)))
+    PerExampleSGD(MLP(2, 2, 2, seed=0), x, y, 0.1).run(np.arange(2, dtype=np.int64), np.empty(2))
