@@ -37,7 +37,7 @@ import numpy as np
 
 from .network import backward, cross_entropy, forward
 from .network import sigmoid as sigmoid_array
-from ._checks import check_labels, check_params, describe
+from ._checks import check_labels, describe
 from .training import check_params_of, per_example_steps
 
 try:
@@ -211,13 +211,6 @@ def _check_data(net, x, y):
     return check_labels(y, net.n_out, "y", n_examples=len(x))
 
 
-def _check_weights(net, sizes):
-    """net.params as a run finds it (a callback may have replaced an array since the
-    stepper was made): the shapes ``sizes`` = (D, H, K, dtype) the stepper's work buffers
-    were made for, C-contiguous and writeable. Cheap: no pass over the numbers."""
-    return check_params(net.params, *sizes, name="net.params", finite=False)
-
-
 def _check_indices(indices, n, name):
     """Example indices for the compiled loops: every one in [0, n) (they index without
     bounds checks)."""
@@ -253,7 +246,6 @@ class PerExampleSGD:
                                "train() falls back to the reference loop without it")
         check_params_of(net)                 # the kernel writes into them without bounds checks
         self.net, self.params = net, net.params
-        self.sizes = (net.n_in, net.n_hidden, net.n_out, net.dtype)
         self.lr = float(lr)
         self.labels = np.ascontiguousarray(_check_data(net, x, y), dtype=np.int64)
         self.indptr, self.pixels, self.values = sparse_rows(x)
@@ -269,7 +261,7 @@ class PerExampleSGD:
         (an array replaced by one of another shape, dtype or layout) or an index of
         ``order`` is out of range."""
         # the arrays may have been replaced since (a callback can): their shapes again, cheaply
-        p = self.params = _check_weights(self.net, self.sizes)
+        p = self.params = check_params_of(self.net, finite=False)
         order = np.ascontiguousarray(order, dtype=np.int64)
         _check_indices(order, len(self.labels), "order")
         if len(losses) < len(order):
@@ -322,7 +314,6 @@ class MinibatchSGD:
     def __init__(self, net, x, y, lr, batch_size):
         check_params_of(net)                 # the compiled loops write into them without bounds checks
         self.net, self.params, self.x, self.y = net, net.params, x, _check_data(net, x, y)
-        self.sizes = (net.n_in, net.n_hidden, net.n_out, net.dtype)
         self.lr = float(lr)
         self.batch_size = batch_size
         D, H = self.params["W"].shape
@@ -385,7 +376,7 @@ class MinibatchSGD:
 
     def _check_run(self, batches):
         """The weights (maybe replaced since, by a callback) and the batches fit the buffers."""
-        self.params = _check_weights(self.net, self.sizes)
+        self.params = check_params_of(self.net, finite=False)   # (cheap: no pass over the numbers)
         for n, idx in enumerate(batches):
             if len(idx) > self.batch_size:
                 raise ValueError(f"batches[{n}] must have at most batch_size = {self.batch_size} "

@@ -238,8 +238,9 @@ def load_mnist_head(n_train, n_val, cache_dir=None, verbose=True):
     """
     n_train = check_positive_int(n_train, "n_train")
     n_val = check_positive_int(n_val, "n_val")
-    if n_train > 60_000 - NUM_VAL:
-        raise ValueError(f"n_train must be at most the {60_000 - NUM_VAL} training images, got {n_train}")
+    n_split = MNIST_SHAPES["train_images"][0] - NUM_VAL          # 55,000 (final=False)
+    if n_train > n_split:
+        raise ValueError(f"n_train must be at most the {n_split} training images, got {n_train}")
     if n_val > NUM_VAL:
         raise ValueError(f"n_val must be at most the {NUM_VAL} validation images, got {n_val}")
     from .mnist_sources import fetch_mnist

@@ -548,7 +548,7 @@ def _check_published(results, needed_by):
                            f"trained, but {results} does not exist: {hint}")
     try:
         runs, _ = load_results(results)
-        missing = missing_nets(results)
+        missing = missing_nets(results, runs)
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ReleaseError(f"{results}: not readable as published results ({e})") from None
     if missing:

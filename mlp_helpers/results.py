@@ -162,16 +162,14 @@ def _chosen_nets(runs, nets):
 
 
 def _net_arrays(runs, chosen):
-    """{name: array} for np.savez: the networks of the ``chosen`` runs and an index naming them."""
-    nets = runs.nets if chosen else {}
+    """{name: array} for np.savez: the networks of the ``chosen`` runs (in their order)
+    and an index naming them."""
     index, arrays = [], {}
-    for config, history in runs.items():
-        if config in chosen:
-            n = len(index)
-            index.append({"config": config.to_dict(), **_fingerprint(history)})
-            arrays.update({f"{name}_{n}": np.asarray(value) for name, value in nets[config].params.items()})
+    for n, config in enumerate(chosen):
+        index.append({"config": config.to_dict(), **_fingerprint(runs[config])})
+        arrays.update({f"{name}_{n}": np.asarray(value) for name, value in runs.nets[config].params.items()})
     arrays["index"] = np.array(json.dumps(index, default=_json_default))
-    return arrays, len(index)
+    return arrays
 
 
 def _read_npz(path):
@@ -251,13 +249,12 @@ def save_results(path, runs, nets=None, **extra):
         **extra,
     }
     text = json.dumps(document, indent=1, default=_json_default)  # fails before any file is touched
-    arrays, n_nets = _net_arrays(runs, chosen)
     npz = _nets_path(path)
-    if not n_nets:
+    if not chosen:
         with contextlib.suppress(FileNotFoundError):
             npz.unlink()        # an earlier save's networks: not this file's any more
     else:
-        old_arrays = None
+        arrays, old_arrays = _net_arrays(runs, chosen), None
         with contextlib.suppress(OSError, ValueError):
             old_arrays = _read_npz(npz)
         if old_arrays is None or not _same_arrays(old_arrays, arrays):
@@ -293,13 +290,16 @@ def load_results(path):
     return runs, extra
 
 
-def missing_nets(path):
+def missing_nets(path, runs=None):
     """The runs whose network the results file ``path`` lists as saved but whose .npz
     beside it lacks (missing, or written by another run): [] for a consistent pair.
 
+    Args:
+        path: a results .json file; runs: what ``load_results(path)`` gave, if read
+            already (else it is read here).
     Returns:
         list of RunConfig, in the file's order.
     """
-    runs, _ = load_results(path)
+    runs = load_results(path)[0] if runs is None else runs
     listed = [RunConfig(**item) for item in json.loads(Path(path).read_text(encoding="utf-8")).get("networks", [])]
     return [config for config in listed if config not in runs.nets]

@@ -305,14 +305,12 @@ import json, math, sys, time
 from mlp_helpers.widgets import LRExplorer
 t0 = time.perf_counter()
 explorer = LRExplorer(dataset=sys.argv[1])
-t1 = time.perf_counter()
 time.sleep(float(sys.argv[2]))              # 0: Train pressed at once, the worst case
 run = explorer.train()
-t1 = run.started
-while math.isnan(run.first_update) and time.perf_counter() < t1 + 30:
+while math.isnan(run.first_update) and time.perf_counter() < run.started + 30:
     time.sleep(0.001)
 explorer.stop(wait=True)
-print(json.dumps(dict(shown=t1 - t0, first_update=run.first_update,
+print(json.dumps(dict(shown=run.started - t0, first_update=run.first_update,
                       status=run.status, error=run.error)))
 """
 
@@ -352,7 +350,6 @@ COLD_START_TARGETS = {"synthetic": 0.5, "mnist": 1.0}     # seconds, issue 27
 
 if __name__ == "__main__":
     ms = lambda values: ", ".join(f"{1000 * v:.0f}" for v in values)
-    # a synthetic run of 100 epochs lasts about 0.2 s with the compiled kernel: Stop goes in sooner
     for dataset, target in COLD_START_TARGETS.items():
         results = measure_cold_start(dataset)
         totals = [r["total"] for r in results]
@@ -364,6 +361,7 @@ if __name__ == "__main__":
         later = measure_cold_start(dataset, delay=0.5)
         print(f"{dataset} cold start, Train pressed 0.5 s after the explorer is shown: first picture "
               f"after Train (ms) {ms(r['first_update'] for r in later)}")
+    # a synthetic run of 100 epochs lasts about 0.2 s with the compiled kernel: Stop goes in sooner
     for dataset, stop_after in (("synthetic", 0.05), ("mnist", 0.5)):
         result = measure_latency(stop_after=stop_after, dataset=dataset)
         print(f"{dataset} (defaults, epochs=100, Stop {stop_after} s into each run):")
