@@ -1,23 +1,22 @@
-"""The two datasets of the course, and the facts they are checked against.
+"""The two datasets of the course.
 
 ``load_synth`` draws two classes of 2-D points split by an ellipse, with noisy
 labels near the boundary, so a small network cannot reach 100% (``synth_inside`` is
 the noiseless rule, ``synth_boundary`` the ellipse, for plots).
 
 ``load_mnist`` returns the real MNIST digits, split as the course uses them (55,000
-train / 5,000 validation, or 60,000 / 10,000 test with ``final=True``). The facts
-every copy is checked against live here (DESIGN.md: label counts, first labels,
-shapes, the sha256 of each array, the md5 of each original file; :func:`verify_mnist`).
-Where the bytes come from -- the cache, IDX files, mirrors, the package registry --
-is :mod:`mlp_helpers.mnist_sources`. ``python -m mlp_helpers.data`` fills the cache
-ahead of a class or a CI run (the command line of that module).
+train / 5,000 validation, or 60,000 / 10,000 test with ``final=True``), checked against
+the facts of :mod:`mlp_helpers.mnist.facts` (label counts, first labels, shapes, the
+sha256 of each array; :func:`verify_mnist`). Where the bytes come from -- the cache, IDX
+files, mirrors, the package registry -- is :mod:`mlp_helpers.mnist.sources`;
+``mlp-course mnist`` fills the cache ahead of a class or a CI run.
 """
-import hashlib
-import sys
-
 import numpy as np
 
-from ._checks import check_flag, check_positive_int, check_seed, describe
+from ._checks import check_flag, check_positive_int, check_seed
+from .mnist.facts import (FIRST_TEST_LABELS, FIRST_TRAIN_LABELS, IDX_FILES, MNIST_SHA256,  # noqa: F401
+                          MNIST_SHAPES, NUM_VAL, TEST_COUNTS, TRAIN_COUNTS, NotMNIST, array_sha256,
+                          verify_mnist)  # (re-exported: data.TRAIN_COUNTS, data.verify_mnist)
 
 __all__ = [
     "load_synth", "synth_boundary", "synth_inside",
@@ -116,59 +115,8 @@ def load_synth(num_train=60_000, num_val=10_000, seed=0):
 
 
 # --------------------------------------------------------------------------
-# MNIST: the facts to check against (DESIGN.md), and the loader
+# MNIST: the loader (the facts it is checked against: mlp_helpers.mnist.facts)
 # --------------------------------------------------------------------------
-
-IDX_FILES = {   # array name -> (standard file name, md5 of the original .gz file as distributed)
-    "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train_labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-    "test_images": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-    "test_labels": ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-}
-# sha256 of each uint8 array's bytes (C order), computed once from the real data
-MNIST_SHA256 = {
-    "train_images": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
-    "train_labels": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
-    "test_images": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
-    "test_labels": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-}
-MNIST_SHAPES = {"train_images": (60_000, 28, 28), "train_labels": (60_000,),
-                "test_images": (10_000, 28, 28), "test_labels": (10_000,)}
-TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
-TEST_COUNTS = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
-FIRST_TRAIN_LABELS = (5, 0, 4, 1, 9, 2, 1, 3, 1, 4)
-FIRST_TEST_LABELS = (7, 2, 1, 0, 4, 1, 4, 9, 5, 9)
-NUM_VAL = 5_000          # final=False: the last 5,000 training images are validation
-
-
-class NotMNIST(ValueError):
-    """Arrays that are not the real MNIST; str() is the one-line reason."""
-
-
-def array_sha256(array):
-    """The sha256 digest (hex) of an array's bytes in C order, as in ``MNIST_SHA256``."""
-    return hashlib.sha256(memoryview(np.ascontiguousarray(array))).hexdigest()
-
-
-def verify_mnist(arrays):
-    """Raise NotMNIST with a one-line reason unless ``arrays`` are the four real MNIST arrays
-    (uint8; their shapes, label counts, first labels and sha256 digests above)."""
-    for name, shape in MNIST_SHAPES.items():
-        a = arrays.get(name)
-        if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.shape != shape:
-            raise NotMNIST(f"{name} should be uint8 of shape {shape}, got {describe(a)}")
-    for split, counts, first in (("train", TRAIN_COUNTS, FIRST_TRAIN_LABELS),
-                                 ("test", TEST_COUNTS, FIRST_TEST_LABELS)):
-        labels = arrays[f"{split}_labels"]
-        got = tuple(int(n) for n in np.bincount(labels, minlength=10))
-        if got != counts:
-            raise NotMNIST(f"{split} label counts {got} differ from MNIST's {counts}")
-        if tuple(int(v) for v in labels[:10]) != first:
-            raise NotMNIST(f"first {split} labels {labels[:10].tolist()} differ from MNIST's {list(first)}")
-    for name, digest in MNIST_SHA256.items():
-        if array_sha256(arrays[name]) != digest:
-            raise NotMNIST(f"sha256 of {name} differs from the known digest (altered data)")
-
 
 _MEMO = {}   # resolved cache file -> read-only float32/int64 arrays (60k train, 10k test)
 
@@ -192,12 +140,12 @@ def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=
             True -> ((x_train, y_train), (x_test, y_test), 10), 60,000 / 10,000.
         flatten: True -> x of shape (N, 784); False -> (N, 28, 28).
         cache_dir: where the verified cache lives (default: see
-            ``mlp_helpers.mnist_sources.default_cache_dir``).
+            ``mlp_helpers.mnist.sources.default_cache_dir``).
         idx_dir: a directory holding the four standard IDX files, if you have them
             (gzipped or not).
         verbose: progress bars and a one-line report on stderr for each source that
             fails; False is silent (a total failure still raises
-            ``mlp_helpers.mnist_sources.MNISTUnavailable``).
+            ``mlp_helpers.mnist.sources.MNISTUnavailable``).
 
     The arrays are READ-ONLY views of one in-process copy, so a second call is
     instant; use ``x.copy()`` before changing them in place.
@@ -205,7 +153,7 @@ def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=
     final = check_flag(final, "final")
     flatten = check_flag(flatten, "flatten")
     verbose = check_flag(verbose, "verbose")
-    from .mnist_sources import cache_file, fetch_mnist   # (the sources import the facts above)
+    from .mnist.sources import cache_file, fetch_mnist   # (the sources import the facts above)
     key = str(cache_file(cache_dir).resolve())
     if key not in _MEMO:
         arrays = fetch_mnist(cache_dir, idx_dir, verbose)
@@ -243,14 +191,9 @@ def load_mnist_head(n_train, n_val, cache_dir=None, verbose=True):
         raise ValueError(f"n_train must be at most the {n_split} training images, got {n_train}")
     if n_val > NUM_VAL:
         raise ValueError(f"n_val must be at most the {NUM_VAL} validation images, got {n_val}")
-    from .mnist_sources import fetch_mnist
+    from .mnist.sources import fetch_mnist
     arrays = fetch_mnist(cache_dir, None, check_flag(verbose, "verbose"))
     images, labels = arrays["train_images"], arrays["train_labels"]
     start = len(images) - NUM_VAL
     return (_pixels_and_labels(images[:n_train], labels[:n_train]),
             _pixels_and_labels(images[start:start + n_val], labels[start:start + n_val]), 10)
-
-
-if __name__ == "__main__":      # python -m mlp_helpers.data: the command line of mnist_sources
-    from mlp_helpers.mnist_sources import main
-    sys.exit(main())

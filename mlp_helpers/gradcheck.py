@@ -71,7 +71,7 @@ def numeric_gradient(f, w, eps=1e-4, order=4, entries=None):
     """The finite-difference gradient of ``f()`` with respect to the array ``w``, entry by entry.
 
     The one finite-difference loop of the package: :func:`grad_check` and the students'
-    checks (:mod:`mlp_helpers.checks`) both use it.
+    checks (:mod:`mlp_helpers.course.checks`) both use it.
     Args:
         f: a function of no arguments returning the loss (a float); it must read ``w``
             (e.g. a network's parameter array), which is perturbed IN PLACE one entry at

@@ -4,7 +4,7 @@ The notebooks run in three kinds of folder:
 
 * this repository: ``notebooks/*.ipynb`` beside ``mlp_helpers/``, ``figures/``, ``results/``;
 * a student release: one flat folder of notebooks (``release/``, made by
-  ``python -m mlp_helpers.release``, or nbgrader's ``release/ASSIGNMENT/``);
+  ``mlp-course release``, or nbgrader's ``release/ASSIGNMENT/``);
 * nbgrader's grading folders: ``source/ASSIGNMENT/`` and ``autograded/STUDENT/ASSIGNMENT/``.
 
 **The rule.** The *course root* is the folder of the running notebook, except in the

@@ -1,4 +1,4 @@
-"""The demonstration cells that `nbgrader autograde` leaves out (mlp_helpers.autograde).
+"""The demonstration cells that `nbgrader autograde` leaves out (mlp_helpers.course.autograde).
 
 Two things must hold for grading to stay right when those cells do not run:
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlp_helpers.autograde import SKIPPED, TAG, is_demonstration
+from mlp_helpers.course.autograde import SKIPPED, TAG, is_demonstration
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -44,7 +44,7 @@ def _exercises(code):
 
 
 def _graded(cell):
-    """An exercise or a test cell, as mlp_helpers.release recognises them."""
+    """An exercise or a test cell, as mlp_helpers.course.release recognises them."""
     return ("### BEGIN SOLUTION" in cell.source or "BEGIN HIDDEN TESTS" in cell.source
             or "autograde" in cell.metadata.get("tags", []))
 
@@ -120,7 +120,7 @@ def test_is_demonstration_never_holds_for_a_graded_cell():
 
 def test_skip_demonstrations_runs_the_rest_in_a_kernel(tmp_path):
     pytest.importorskip("nbgrader")
-    from mlp_helpers.autograde import SkipDemonstrations, preprocessors
+    from mlp_helpers.course.autograde import SkipDemonstrations, preprocessors
     from nbgrader.preprocessors import Execute
 
     assert preprocessors()[0] is SkipDemonstrations and Execute not in preprocessors()
@@ -139,7 +139,7 @@ def test_skip_demonstrations_runs_the_rest_in_a_kernel(tmp_path):
 
 def test_a_notebook_of_demonstrations_only_starts_no_kernel(tmp_path):
     pytest.importorskip("nbgrader")
-    from mlp_helpers.autograde import SkipDemonstrations
+    from mlp_helpers.course.autograde import SkipDemonstrations
 
     cells = [nbformat.v4.new_markdown_cell("# only lessons"),
              nbformat.v4.new_code_cell("import os; os._exit(1)", metadata={"tags": [TAG]}),

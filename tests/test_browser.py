@@ -159,7 +159,7 @@ def test_explorer_trains_in_a_browser(browser, voila_url):
             "() => /stopped.*validation accuracy/.test("
             "document.querySelector('.lr-explorer-readout').textContent)", timeout=20_000)
         # Seen from the browser, round trips included (printed, not asserted: see
-        # `python -m mlp_helpers.widgets` for the measurement of the kernel side).
+        # `mlp-course explorer-latency` for the measurement of the kernel side).
         print(f"browser: Train click -> new plot {1000 * first_update:.0f} ms (includes the wait "
               f"for the read-out); Stop click -> 'stopped' shown {1000 * (time.monotonic() - clicked):.0f} ms")
         text = readout.inner_text()

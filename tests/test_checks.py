@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mlp_helpers import checks, scalar
-from mlp_helpers.checks import CheckFailed
+from mlp_helpers.course.checks import CheckFailed
 from mlp_helpers.network import MLP, cross_entropy, sigmoid, softmax
 
 

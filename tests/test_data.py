@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from mlp_helpers import data, load_mnist, load_synth
-from mlp_helpers import mnist_sources as sources
-from mlp_helpers import numpy_pickle
+from mlp_helpers import cli
+from mlp_helpers.mnist import sources
+from mlp_helpers.mnist import numpy_pickle
 
 
 # ---------------------------------------------------------------- fixtures
@@ -496,7 +497,7 @@ def test_a_cache_directory_that_is_a_file_is_named_as_such(tmp_path, monkeypatch
 
 def test_command_line_fills_and_reports(tmp_path, real_cache_file, capsys):
     shutil.copyfile(real_cache_file, tmp_path / sources.CACHE_NAME)
-    assert sources.main(["--cache-dir", str(tmp_path), "--quiet"]) == 0
+    assert cli.main(["mnist", "--cache-dir", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / sources.CACHE_NAME) in out and "MB" in out
     assert "train: 60000 images, test: 10000 images" in out

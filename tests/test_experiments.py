@@ -80,7 +80,7 @@ def test_run_many_trains_each_distinct_config_once(monkeypatch):
         calls.append(config)
         return f"net {len(calls)}", fake_history([1.0], [1.0], [config.lr])
 
-    monkeypatch.setattr(experiments, "train_run", counting_train_run)
+    monkeypatch.setattr(experiments.runs, "train_run", counting_train_run)
     exp1 = [RunConfig(lr=0.01, seed=0)]
     exp2 = experiments.grid([0.01], [0, 1, 2])
     exp3 = experiments.grid([0.003, 0.01], [0, 1, 2])
@@ -97,7 +97,7 @@ def test_run_many_trains_each_distinct_config_once(monkeypatch):
 
 def test_run_many_reuses_done_runs(monkeypatch):
     calls = []
-    monkeypatch.setattr(experiments, "train_run",
+    monkeypatch.setattr(experiments.runs, "train_run",
                         lambda config, data=None: calls.append(config) or (config.seed, object()))
     first = experiments.run_many(experiments.grid([0.01], [0, 1]), workers=1)
     more = experiments.run_many(experiments.grid([0.01, 0.03], [0, 1]), workers=1, done=first)
@@ -336,7 +336,7 @@ def test_save_results_is_atomic(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk gone")
 
-    monkeypatch.setattr(experiments.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)   # atomic_write's rename
     with pytest.raises(OSError, match="disk gone"):
         experiments.save_results(path, {}, note="new")
     assert path.read_text() == "old contents" and os.listdir(tmp_path) == ["results.json"]

@@ -2,7 +2,7 @@
 
 On a scratch course folder, with the documented commands:
 
-    python -m mlp_helpers.release --nbgrader-course COURSE --assignment mlp
+    mlp-course nbgrader COURSE --assignment mlp
     cd COURSE && nbgrader generate_assignment mlp
     (three submissions in COURSE/submitted/STUDENT/mlp/)
     nbgrader db student add STUDENT ...
@@ -51,7 +51,7 @@ if importlib.util.find_spec("nbgrader") is None:
     pytest.skip("nbgrader is not installed (pip install -r requirements-instructor.txt)",
                 allow_module_level=True)
 
-from mlp_helpers.autograde import SKIPPED, TAG  # noqa: E402 (after the check for nbgrader)
+from mlp_helpers.course.autograde import SKIPPED, TAG  # noqa: E402 (after the check for nbgrader)
 
 
 def _env():
@@ -128,7 +128,7 @@ def repository_before():
 def graded(tmp_path_factory, repository_before):
     """A course graded with the documented commands: (course, release stdout, autograde log, seconds)."""
     course = tmp_path_factory.mktemp("grading") / "course"
-    prepared = _run([sys.executable, "-m", "mlp_helpers.release", "--nbgrader-course", str(course),
+    prepared = _run([str(Path(sys.executable).parent / "mlp-course"), "nbgrader", str(course),
                      "--assignment", ASSIGNMENT], cwd=ROOT)
     _run(["nbgrader", "generate_assignment", ASSIGNMENT], cwd=course)
 
@@ -233,10 +233,10 @@ def test_feedback_names_the_flipped_sign(graded):
 
 
 def test_student_version_is_the_release(graded, tmp_path):
-    """nbgrader's student version and `python -m mlp_helpers.release` give the same notebooks."""
+    """nbgrader's student version and `mlp-course release` give the same notebooks."""
     course, _, _, _ = graded
     ours = tmp_path / "release"
-    _run([sys.executable, "-m", "mlp_helpers.release", str(ours)], cwd=ROOT)
+    _run([sys.executable, "-m", "mlp_helpers.course.release", str(ours)], cwd=ROOT)
     theirs = course / "release" / ASSIGNMENT
     assert sorted(p.name for p in theirs.glob("*.ipynb")) == sorted(p.name for p in ours.iterdir())
     for path in sorted(ours.iterdir()):

@@ -12,8 +12,10 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from mlp_helpers import release as rel
-from mlp_helpers.release import ReleaseError, release, release_notebook
+from mlp_helpers import cli
+from mlp_helpers.course import nbgrader as nbg
+from mlp_helpers.course import release as rel
+from mlp_helpers.course.release import ReleaseError, release, release_notebook
 
 from nbtext import all_strings
 
@@ -168,20 +170,20 @@ def test_outdir_not_empty_needs_force(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.ipynb").write_text("{}")
-    code = rel.main([str(out), "--notebooks", str(FIXTURE)])
+    code = cli.main(["release", str(out), "--notebooks", str(FIXTURE)])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"release: error: OUTDIR {out} exists and is not empty; pass --force" in err
+    assert f"mlp-course release: error: OUTDIR {out} exists and is not empty; pass --force" in err
     assert sorted(p.name for p in out.iterdir()) == ["old.ipynb"]
     # old.ipynb is not a notebook of this release: someone's work, so --force refuses too
-    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--force"]) == 2
-    assert capsys.readouterr().err == (f"release: error: refusing to replace {out}: it holds files the "
+    assert cli.main(["release", str(out), "--notebooks", str(FIXTURE), "--force"]) == 2
+    assert capsys.readouterr().err == (f"mlp-course release: error: refusing to replace {out}: it holds files the "
                                        f"release tool did not write (old.ipynb); move them or the folder "
                                        f"away yourself, or choose another folder\n")
     assert sorted(p.name for p in out.iterdir()) == ["old.ipynb"]
     # a release (edited by its student) is replaced, and kept beside it
     (out / "old.ipynb").rename(out / FIXTURE.name)
-    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--force"]) == 0
+    assert cli.main(["release", str(out), "--notebooks", str(FIXTURE), "--force"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["classroom_sample.ipynb"]
     printed = capsys.readouterr().out
     assert "classroom_sample.ipynb: 4 exercises (3 code, 1 written), 2 hidden test blocks removed" in printed
@@ -198,11 +200,11 @@ def test_force_refuses_an_nbgrader_course_and_changes_nothing(tmp_path, capsys):
     course = tmp_path / "C"
     (course / "submitted" / "a").mkdir(parents=True)
     (course / "gradebook.db").write_text("grades")
-    assert rel.main([str(course), "--force", "--notebooks", str(FIXTURE)]) == 2
+    assert cli.main(["release", str(course), "--force", "--notebooks", str(FIXTURE)]) == 2
     assert _one_line_error(capsys) == (
-        f"release: error: refusing to replace {course}: it is an nbgrader course or part of one (it holds "
+        f"mlp-course release: error: refusing to replace {course}: it is an nbgrader course or part of one (it holds "
         f"gradebook.db, submitted/, which the release tool did not write: a course's grades, submissions "
-        f"or settings); to prepare an nbgrader course, pass --nbgrader-course {course}")
+        f"or settings); to prepare an nbgrader course, run `mlp-course nbgrader {course}`")
     assert sorted(p.name for p in course.iterdir()) == ["gradebook.db", "submitted"]
     assert (course / "gradebook.db").read_text() == "grades" and (course / "submitted" / "a").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["C"]
@@ -213,7 +215,7 @@ def test_force_refuses_any_sign_of_an_nbgrader_course(tmp_path, capsys, work):
     out = tmp_path / "out"
     release([FIXTURE], out)                        # a release, with one course file beside it
     (out / work.rstrip("/")).mkdir() if work.endswith("/") else (out / work).write_text("")
-    assert rel.main([str(out), "--force", "--notebooks", str(FIXTURE)]) == 2
+    assert cli.main(["release", str(out), "--force", "--notebooks", str(FIXTURE)]) == 2
     assert f"it is an nbgrader course or part of one (it holds {work}, " in _one_line_error(capsys)
     assert sorted(p.name for p in out.iterdir()) == sorted([FIXTURE.name, work.rstrip("/")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
@@ -225,9 +227,9 @@ def test_force_refuses_a_students_own_files(tmp_path, capsys):
     for name in ("my_notes.md", "scratch.ipynb", "zz1.txt", "zz2.txt"):
         (out / name).write_text("mine")
     (out / "results").mkdir()                       # what the notebooks write: not the reason
-    assert rel.main([str(out), "--force", "--notebooks", str(FIXTURE)]) == 2
+    assert cli.main(["release", str(out), "--force", "--notebooks", str(FIXTURE)]) == 2
     assert _one_line_error(capsys) == (
-        f"release: error: refusing to replace {out}: it holds files the release tool did not write "
+        f"mlp-course release: error: refusing to replace {out}: it holds files the release tool did not write "
         f"(my_notes.md, scratch.ipynb, zz1.txt and 1 more); move them or the folder away yourself, or "
         f"choose another folder")
     assert (out / "my_notes.md").read_text() == "mine" and (out / FIXTURE.name).is_file()
@@ -313,7 +315,7 @@ def test_missing_and_duplicate_notebooks(tmp_path):
 
 def test_prepare_nbgrader_marks_cells(tmp_path):
     course = tmp_path / "course"
-    done = rel.prepare_nbgrader([FIXTURE], course, assignment="hw")
+    done = nbg.prepare_nbgrader([FIXTURE], course, assignment="hw")
     reports = done.reports
     assert reports[0].exercises == 4 and reports[0].test_cells == 2 and reports[0].hidden_tests == 2
     assert done.target == course / "source" / "hw" and done.results is None and done.config == "written"
@@ -331,14 +333,14 @@ def test_prepare_nbgrader_marks_cells(tmp_path):
 
 def test_nbgrader_summary_says_hidden_tests_are_kept(tmp_path, capsys):
     course = tmp_path / "course"
-    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw", "--notebooks", str(FIXTURE)]) == 0
+    assert cli.main(["nbgrader", str(course), "--assignment", "hw", "--notebooks", str(FIXTURE)]) == 0
     out = capsys.readouterr().out.split("\n")
     assert out[0] == f"Prepared 1 notebook with 4 exercises to {course / 'source' / 'hw'}/:"
     assert out[1] == ("  classroom_sample.ipynb: 4 exercises (3 code, 1 written), 2 autograded test cells; "
                       "2 hidden test blocks kept for nbgrader generate_assignment to strip")
     assert out[2] == ("Grading: 2 autograded test cells, 1 point each; their 2 hidden test blocks stay in the "
                       "source for nbgrader (generate_assignment strips them, autograde puts them back).")
-    assert out[3] == (f"Wrote {course / 'nbgrader_config.py'} (course id, {rel.CELL_TIMEOUT} s per cell, "
+    assert out[3] == (f"Wrote {course / 'nbgrader_config.py'} (course id, {nbg.CELL_TIMEOUT} s per cell, "
                       f"demonstrations not run under autograde).")
     assert out[4] == f"Next: cd {course} && nbgrader generate_assignment hw"
     assert not any("removed" in line for line in out)
@@ -347,13 +349,13 @@ def test_nbgrader_summary_says_hidden_tests_are_kept(tmp_path, capsys):
 
 
 def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("nbgrader")      # the file imports mlp_helpers.autograde (CI has nbgrader)
-    from mlp_helpers.autograde import SkipDemonstrations
+    pytest.importorskip("nbgrader")      # the file imports mlp_helpers.course.autograde (CI has nbgrader)
+    from mlp_helpers.course.autograde import SkipDemonstrations
     blas = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     for var in blas:
         monkeypatch.delenv(var, raising=False)   # the file sets them: restored after the test
     course = tmp_path / "course"
-    rel.prepare_nbgrader([FIXTURE], course, assignment="hw")
+    nbg.prepare_nbgrader([FIXTURE], course, assignment="hw")
     config = (course / "nbgrader_config.py").read_text()
     namespace = {}
 
@@ -366,26 +368,26 @@ def test_nbgrader_config_sets_the_cell_timeout_and_is_never_overwritten(tmp_path
 
     exec(compile(config, "nbgrader_config.py", "exec"), {"get_config": lambda: namespace.setdefault("c", Config())})
     c = namespace["c"]
-    assert c.Execute.timeout == rel.CELL_TIMEOUT >= 60
+    assert c.Execute.timeout == nbg.CELL_TIMEOUT >= 60
     assert c.CourseDirectory.course_id == "mlp-from-scratch"
     assert [os.environ[var] for var in blas] == ["1", "1", "1"]     # inherited by the kernels
     assert SkipDemonstrations in c.Autograde.autograde_preprocessors
 
     own = ("c = get_config()\nc.Execute.timeout = 600\n"
-           "c.Autograde.autograde_preprocessors = __import__('mlp_helpers.autograde').autograde.preprocessors()\n")
+           "c.Autograde.autograde_preprocessors = __import__('mlp_helpers.course.autograde').autograde.preprocessors()\n")
     (course / "nbgrader_config.py").write_text(own)
-    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw2", "--notebooks", str(FIXTURE)]) == 0
+    assert cli.main(["nbgrader", str(course), "--assignment", "hw2", "--notebooks", str(FIXTURE)]) == 0
     assert f"Kept the existing {course / 'nbgrader_config.py'}." in capsys.readouterr().out
     assert (course / "nbgrader_config.py").read_text() == own
 
     (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 600\n")
-    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw3", "--notebooks", str(FIXTURE)]) == 0
+    assert cli.main(["nbgrader", str(course), "--assignment", "hw3", "--notebooks", str(FIXTURE)]) == 0
     out = capsys.readouterr().out
     assert "it does not set c.Autograde.autograde_preprocessors: every demonstration cell runs" in out
     assert "c.Execute.timeout" not in out
 
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
-    assert rel.main(["--nbgrader-course", str(course), "--assignment", "hw4", "--notebooks", str(FIXTURE)]) == 0
+    assert cli.main(["nbgrader", str(course), "--assignment", "hw4", "--notebooks", str(FIXTURE)]) == 0
     out = capsys.readouterr().out
     assert "it does not set c.Execute.timeout: nbgrader's 30 s per cell may be too short" in out
     assert "it does not set c.Autograde.autograde_preprocessors" in out
@@ -411,29 +413,29 @@ def _publish(results_json, with_nets=True):
 
 def test_nbgrader_course_needs_the_published_runs(tmp_path, experiments_notebook, capsys):
     course = tmp_path / "course"
-    args = ["--nbgrader-course", str(course), "--notebooks", str(experiments_notebook)]
-    assert rel.main(args) == 2
+    args = ["nbgrader", str(course), "--notebooks", str(experiments_notebook)]
+    assert cli.main(args) == 2
     err = capsys.readouterr().err
-    assert err.startswith("release: error: exp.ipynb runs its MNIST experiments through mlp_helpers.experiments")
+    assert err.startswith("mlp-course nbgrader: error: exp.ipynb runs its MNIST experiments through mlp_helpers.experiments")
     assert f"{tmp_path / 'results' / 'mnist_experiments.json'} does not exist" in err and err.count("\n") == 1
     assert not course.exists()
 
     _publish(tmp_path / "results" / "mnist_experiments.json")
     (tmp_path / "results" / "mnist_experiments.npz").unlink()        # the JSON lists a network it lacks
-    assert rel.main(args) == 2
+    assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert "mnist_experiments.json lists 1, but " in err
     assert f"{tmp_path / 'results' / 'mnist_experiments.npz'} does not exist" in err and "RunConfig(lr=0.5" in err
     assert not course.exists()
 
     _publish(tmp_path / "results" / "mnist_experiments.json", with_nets=False)   # histories only: enough
-    assert rel.main(args) == 0, capsys.readouterr().err
+    assert cli.main(args) == 0, capsys.readouterr().err
     assert "Published runs: 1 runs and 0 networks (mnist_experiments.json, 0.0 MB)" in capsys.readouterr().out
     assert sorted(p.name for p in (course / "source" / "mlp" / "results").iterdir()) == ["mnist_experiments.json"]
     shutil.rmtree(course)
 
     _publish(tmp_path / "results" / "mnist_experiments.json")
-    assert rel.main(args) == 0
+    assert cli.main(args) == 0
     assert "Published runs: 1 runs and 1 network (mnist_experiments.json, mnist_experiments.npz" \
         in capsys.readouterr().out
     copied = course / "source" / "mlp" / "results"
@@ -445,11 +447,11 @@ def test_nbgrader_course_needs_the_published_runs(tmp_path, experiments_notebook
 def test_nbgrader_force_replaces_only_what_the_tool_wrote_and_keeps_it(tmp_path, experiments_notebook, capsys):
     _publish(tmp_path / "results" / "mnist_experiments.json")
     course = tmp_path / "course"
-    args = ["--nbgrader-course", str(course), "--notebooks", str(experiments_notebook)]
-    assert rel.main(args) == 0
+    args = ["nbgrader", str(course), "--notebooks", str(experiments_notebook)]
+    assert cli.main(args) == 0
     (course / "gradebook.db").write_text("grades")              # the course's own, beside source/
     target = course / "source" / "mlp"
-    assert rel.main(args + ["--force"]) == 0                     # the notebooks and results/ only
+    assert cli.main(args + ["--force"]) == 0                     # the notebooks and results/ only
     out = capsys.readouterr().out
     (backup,) = [p for p in (course / "source").iterdir() if p.name != "mlp"]
     assert re.fullmatch(r"mlp\.bak-\d{8}-\d{6}", backup.name)
@@ -460,8 +462,8 @@ def test_nbgrader_force_replaces_only_what_the_tool_wrote_and_keeps_it(tmp_path,
 
     (target / "results" / "extra.csv").write_text("mine")
     (target / "data.csv").write_text("mine")
-    assert rel.main(args + ["--force"]) == 2
-    assert _one_line_error(capsys) == (f"release: error: refusing to replace {target}: it holds files the "
+    assert cli.main(args + ["--force"]) == 2
+    assert _one_line_error(capsys) == (f"mlp-course nbgrader: error: refusing to replace {target}: it holds files the "
                                        f"release tool did not write (data.csv, results/extra.csv); move them "
                                        f"or the folder away yourself, or choose another folder")
     assert (target / "data.csv").is_file() and len(list((course / "source").iterdir())) == 2
@@ -469,7 +471,7 @@ def test_nbgrader_force_replaces_only_what_the_tool_wrote_and_keeps_it(tmp_path,
 
 def test_nbgrader_course_takes_results_from_the_option(tmp_path, experiments_notebook):
     published = _publish(tmp_path / "elsewhere" / "runs.json")
-    done = rel.prepare_nbgrader([experiments_notebook], tmp_path / "course", results=published)
+    done = nbg.prepare_nbgrader([experiments_notebook], tmp_path / "course", results=published)
     assert done.results[0] == published and done.results[2] == 1
     assert sorted(p.name for p in (tmp_path / "course" / "source" / "mlp" / "results").iterdir()) == \
         ["runs.json", "runs.npz"]
@@ -478,7 +480,7 @@ def test_nbgrader_course_takes_results_from_the_option(tmp_path, experiments_not
 def test_assignment_name_must_be_a_folder_name(tmp_path):
     for bad in ("", "a/b", "..", ".hidden"):
         with pytest.raises(ReleaseError, match="--assignment must be a plain folder name"):
-            rel.prepare_nbgrader([FIXTURE], tmp_path / "course", assignment=bad)
+            nbg.prepare_nbgrader([FIXTURE], tmp_path / "course", assignment=bad)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -496,11 +498,11 @@ def test_a_parent_that_is_a_file(tmp_path, capsys, route):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file")
     target = blocker / "sub" / "out"
-    args = ([str(target)] if route == "release" else ["--nbgrader-course", str(target)]) + \
+    args = (["release", str(target)] if route == "release" else ["nbgrader", str(target)]) + \
         ["--notebooks", str(FIXTURE)]
-    assert rel.main(args) == 2
+    assert cli.main(args) == 2
     where = target if route == "release" else target / "source" / "mlp"
-    assert _one_line_error(capsys) == f"release: error: cannot create {where}: {blocker} is a file, not a folder"
+    assert _one_line_error(capsys) == f"mlp-course {route}: error: cannot create {where}: {blocker} is a file, not a folder"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"] and blocker.read_text() == "a file"
 
 
@@ -512,8 +514,8 @@ def test_a_read_only_parent_simulated(tmp_path, capsys, monkeypatch):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(parent / ".release.tmp-x"))
 
     monkeypatch.setattr(tempfile, "mkdtemp", read_only)
-    assert rel.main([str(parent / "a" / "release"), "--notebooks", str(FIXTURE)]) == 1
-    assert _one_line_error(capsys) == f"release: error: cannot write {parent / 'a' / 'release'}: Read-only file system"
+    assert cli.main(["release", str(parent / "a" / "release"), "--notebooks", str(FIXTURE)]) == 1
+    assert _one_line_error(capsys) == f"mlp-course release: error: cannot write {parent / 'a' / 'release'}: Read-only file system"
     assert list(parent.iterdir()) == []                   # the folder it made for OUTDIR is gone too
 
 
@@ -523,8 +525,8 @@ def test_a_read_only_parent(tmp_path, capsys):
     parent.mkdir()
     parent.chmod(0o555)
     try:
-        assert rel.main([str(parent / "release"), "--notebooks", str(FIXTURE)]) == 1
-        assert _one_line_error(capsys) == f"release: error: cannot write {parent / 'release'}: Permission denied"
+        assert cli.main(["release", str(parent / "release"), "--notebooks", str(FIXTURE)]) == 1
+        assert _one_line_error(capsys) == f"mlp-course release: error: cannot write {parent / 'release'}: Permission denied"
         assert list(parent.iterdir()) == []
     finally:
         parent.chmod(0o755)
@@ -542,13 +544,14 @@ def test_disk_full_leaves_nothing(tmp_path, capsys, monkeypatch, route):
         nbformat.write(nb, str(path))
 
     monkeypatch.setattr(rel, "_write_notebook", full_disk)
+    monkeypatch.setattr(nbg, "_write_notebook", full_disk)
     dest = tmp_path / "dest"
     target = dest / "out"
-    args = ([str(target)] if route == "release" else ["--nbgrader-course", str(target)]) + \
+    args = (["release", str(target)] if route == "release" else ["nbgrader", str(target)]) + \
         ["--notebooks", str(FIXTURE), str(second)]
-    assert rel.main(args) == 1
+    assert cli.main(args) == 1
     shown = target if route == "release" else target / "source" / "mlp"
-    assert _one_line_error(capsys) == f"release: error: cannot write {shown}: No space left on device"
+    assert _one_line_error(capsys) == f"mlp-course {route}: error: cannot write {shown}: No space left on device"
     assert len(calls) == 2 and not dest.exists()          # no OUTDIR, no COURSE, no temp folder
 
 
@@ -562,8 +565,8 @@ def test_disk_full_when_writing_the_config_leaves_nothing(tmp_path, capsys, monk
 
     monkeypatch.setattr(tempfile, "mkstemp", full)
     course = tmp_path / "course"
-    assert rel.main(["--nbgrader-course", str(course), "--notebooks", str(FIXTURE)]) == 1
-    assert _one_line_error(capsys) == f"release: error: cannot write {course / 'source' / 'mlp'}: No space left on device"
+    assert cli.main(["nbgrader", str(course), "--notebooks", str(FIXTURE)]) == 1
+    assert _one_line_error(capsys) == f"mlp-course nbgrader: error: cannot write {course / 'source' / 'mlp'}: No space left on device"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -571,16 +574,16 @@ def test_disk_full_when_writing_the_config_leaves_nothing(tmp_path, capsys, monk
 
 def test_lab_builds_the_release_once_and_opens_it(tmp_path, capsys, monkeypatch):
     opened = []
-    monkeypatch.setattr(rel, "_open_in_lab", lambda folder: opened.append(folder) or 0)
+    monkeypatch.setattr(rel, "open_in_lab", lambda folder: opened.append(folder) or 0)
     out = tmp_path / "release"
-    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--lab"]) == 0
+    assert cli.main(["release", str(out), "--notebooks", str(FIXTURE), "--lab"]) == 0
     assert opened == [out] and (out / FIXTURE.name).is_file()
     assert capsys.readouterr().out.startswith("Released 1 notebook with 4 exercises")
 
     work = nbformat.read(out / FIXTURE.name, as_version=4)
     work.cells[3].source = "# my work"
     nbformat.write(work, str(out / FIXTURE.name))
-    assert rel.main([str(out), "--notebooks", str(FIXTURE), "--lab"]) == 0      # again: the work is kept
+    assert cli.main(["release", str(out), "--notebooks", str(FIXTURE), "--lab"]) == 0      # again: the work is kept
     assert opened == [out, out]
     assert nbformat.read(out / FIXTURE.name, as_version=4).cells[3].source == "# my work"
     assert capsys.readouterr().out == (f"{out}/ exists: opening it as it is (your work is kept; to start "
@@ -588,6 +591,7 @@ def test_lab_builds_the_release_once_and_opens_it(tmp_path, capsys, monkeypatch)
 
 
 def test_lab_does_not_go_with_nbgrader(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        rel.main(["--nbgrader-course", str(tmp_path / "c"), "--lab"])
-    assert "--lab opens a student release" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["nbgrader", str(tmp_path / "c"), "--lab"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "mlp-course: error: unrecognized arguments: --lab"

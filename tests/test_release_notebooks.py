@@ -1,7 +1,7 @@
 """The student release of the course's real notebooks (issue 7).
 
 Builds the release of notebooks/*.ipynb with the command instructors use,
-``python -m mlp_helpers.release OUTDIR``, and checks that
+``mlp-course release OUTDIR``, and checks that
 
 * every exercise of the solution notebooks became a stub, and the summary says so;
 * no line of a solution or of a hidden test, and no output, survives anywhere in it;
@@ -61,7 +61,7 @@ def _regions(nb, begin, end):
 def release_dir(tmp_path_factory):
     """The release of notebooks/*.ipynb, built by the command line tool; (folder, its stdout)."""
     out = tmp_path_factory.mktemp("release") / "release"
-    done = subprocess.run([sys.executable, "-m", "mlp_helpers.release", str(out)], cwd=ROOT,
+    done = subprocess.run([str(Path(sys.executable).parent / "mlp-course"), "release", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return out, done.stdout

@@ -80,7 +80,7 @@ def test_readme_quickstart_is_four_commands_and_ci_runs_them():
     # exactly four: set up and open the solutions; the exercise version; test; the fast tier
     setup, exercises, test, fast = _quickstart_commands()
     assert setup == "pip install -r requirements.txt && jupyter lab notebooks/"
-    assert exercises == "python -m mlp_helpers.release --lab"   # tests/test_release.py runs it
+    assert exercises == "mlp-course release --lab"   # tests/test_release.py runs it
     assert test == "pytest"
     assert fast == 'pytest -m "not slow"'
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]

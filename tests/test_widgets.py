@@ -12,7 +12,7 @@ import pytest
 
 from mlp_helpers import explorer_runs
 from mlp_helpers import widgets as lrw
-from mlp_helpers.widgets import LRExplorer, lr_explorer
+from mlp_helpers.explorer.widget import LRExplorer, lr_explorer
 
 
 def _wait_for(predicate, timeout=30.0):

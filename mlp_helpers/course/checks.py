@@ -13,7 +13,7 @@ so a check can only pass if your function computes the derivative of the loss.
 
 On success a check prints one line, ``✓ check_backward passed: ...``. On failure it
 raises :class:`CheckFailed` (an ``AssertionError``; the comparison and the naming
-of causes are :mod:`mlp_helpers.diagnosis`) whose message names the quantity
+of causes are :mod:`mlp_helpers.course.diagnosis`) whose message names the quantity
 (say dl/dW), the entry, the expected and the obtained value, and the likely cause:
 a flipped sign, a missing transpose, a forgotten bias, a forgotten mean over the
 batch, ``y`` where ``y - t`` belongs, an assignment where an update belongs.
@@ -41,7 +41,7 @@ H hidden units, B examples in a batch)::
 The module is some 550 lines because it holds nine checks, each with its own cases
 and the slips it recognises; what they share -- the forward pass and finite
 differences they compute expected values with, and the comparison that names the
-likely cause (:mod:`mlp_helpers.diagnosis`) -- is written once.
+likely cause (:mod:`mlp_helpers.course.diagnosis`) -- is written once.
 """
 
 import numpy as np
@@ -49,7 +49,7 @@ import numpy as np
 from .diagnosis import ATOL, RTOL  # noqa: F401 (re-exported: the tolerance every check uses)
 from .diagnosis import (PARAM_NAMES, CheckFailed, as_array, call, check_unchanged, close, compare,
                         loss_and_grads, passed, snapshot)
-from .gradcheck import numeric_gradient
+from ..gradcheck import numeric_gradient
 
 __all__ = [
     "CheckFailed",
@@ -529,7 +529,7 @@ def check_sgd_epoch(fn, lr=0.5):
     The expected epoch is computed here with gradients by finite differences, so this
     check does not rely on any backward pass, yours or the kit's.
     """
-    from .network import MLP
+    from ..network import MLP
 
     name = "check_sgd_epoch"
     rng = np.random.default_rng(6)

@@ -1,7 +1,7 @@
 """The learning-rate explorer's state: its runs, the thread that trains, and Stop.
 
-No widgets and no figures here: the controls are :mod:`mlp_helpers.widgets`, the
-picture :mod:`mlp_helpers.explorer_view`. :class:`ExplorerState` starts a
+No widgets and no figures here: the controls are :mod:`mlp_helpers.explorer.widget`, the
+picture :mod:`mlp_helpers.explorer.view`. :class:`ExplorerState` starts a
 :class:`Run` in a background thread (so the kernel keeps answering the browser),
 and ``train``'s callback (called every ``log_every`` examples and after each epoch)
 does three small jobs:
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import load_mnist_head, load_synth
-from .network import MLP
-from .training import train
+from ..data import load_mnist_head, load_synth
+from ..network import MLP
+from ..training import train
 
 __all__ = ["Run", "ExplorerState", "dataset", "prepare", "default_log_every", "SYNTH_TRAIN", "SYNTH_VAL"]
 
@@ -84,7 +84,7 @@ _WARM = threading.Event()
 def _prepare(name, size):
     try:
         if not _WARM.is_set():
-            from . import _fast
+            from .. import _fast
             _fast.warm_up()
             _WARM.set()
         if name is not None:

@@ -7,10 +7,10 @@ none of the functions the student writes, and no grade depends on them; left out
 take grading from 41.5 to 22.7 s a student (3 students, a 2-core AMD EPYC).
 
 Such a cell carries the cell tag ``demonstration``. Under ``nbgrader autograde``, with
-the course's ``nbgrader_config.py`` as ``python -m mlp_helpers.release --nbgrader-course``
+the course's ``nbgrader_config.py`` as ``mlp-course nbgrader``
 writes it::
 
-    from mlp_helpers.autograde import preprocessors
+    from mlp_helpers.course.autograde import preprocessors
     c.Autograde.autograde_preprocessors = preprocessors()
 
 a demonstration is not run: its output on the student's feedback page is one line that
@@ -50,7 +50,7 @@ try:                        # nbgrader is the instructors' (requirements-instruc
 except ImportError:
     Execute = None
 
-NEEDS_NBGRADER = "mlp_helpers.autograde needs nbgrader: pip install -r requirements-instructor.txt"
+NEEDS_NBGRADER = "mlp_helpers.course.autograde needs nbgrader: pip install -r requirements-instructor.txt"
 
 if Execute is not None:
     class SkipDemonstrations(Execute):

@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from .blas import single_thread_workers
+from ..blas import single_thread_workers
 
 __all__ = ["train_in_processes", "EpochProgress", "WATCHDOG_INTERVAL"]
 

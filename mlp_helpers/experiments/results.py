@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_write
-from .paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading, published_path
-from .runconfig import RunConfig, Runs
+from .._io import atomic_write
+from ..paths import NBGRADER_VAR, PUBLISHED_RUNS_VAR, grading, published_path
+from .config import RunConfig, Runs
 
 __all__ = ["save_results", "load_results", "missing_nets", "published_runs_file", "published_runs",
            "grading_note", "PublishedRunMissing", "PublishedNets", "PUBLISHED_RUNS_VAR", "NBGRADER_VAR", "PUBLISHED_RUNS_NAME"]
@@ -79,15 +79,15 @@ def published_runs(configs, source):
     if not Path(source).is_file():
         raise PublishedRunMissing(
             f"{where}: the published results {source} are missing, so the runs cannot be read "
-            f"instead of trained. An nbgrader course gets them from `python -m mlp_helpers.release "
-            f"--nbgrader-course COURSE`, which copies results/ into COURSE/source/ASSIGNMENT/")
+            f"instead of trained. An nbgrader course gets them from `mlp-course nbgrader "
+            f"COURSE`, which copies results/ into COURSE/source/ASSIGNMENT/")
     runs, _ = load_results(source)
     for config in configs:
         if config not in runs:
             raise PublishedRunMissing(
                 f"{where}: {config} is not among the {len(runs)} published runs in {source}. "
                 f"Publish it: run the solution notebook that asks for it (it saves every run "
-                f"there), then rebuild the course with `python -m mlp_helpers.release --nbgrader-course`")
+                f"there), then rebuild the course with `mlp-course nbgrader`")
     nets = {config: runs.nets[config] for config in configs if config in runs.nets}
     return PublishedNets(nets, source), {config: runs[config] for config in configs}
 
@@ -184,7 +184,7 @@ def _same_arrays(a, b):
 
 def _load_nets(path, runs):
     """{config: MLP} from the .npz beside ``path``, for the runs whose History it was saved with."""
-    from .network import MLP
+    from ..network import MLP
 
     npz = _nets_path(path)
     if not npz.is_file():
@@ -277,7 +277,7 @@ def load_results(path):
         ``runs.nets`` holds the networks from the .npz file beside ``path`` (see
         ``save_results``), for the runs whose History they were saved with.
     """
-    from .training import History
+    from ..training import History
 
     document = json.loads(Path(path).read_text(encoding="utf-8"))
     if document.get("format") != "mlp-from-scratch experiment results":

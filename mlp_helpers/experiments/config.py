@@ -8,7 +8,7 @@ every combination of learning rates and seeds. Everything here is importable fro
 """
 import dataclasses
 
-from ._checks import check_factors, check_flag, check_positive_float, check_positive_int, check_seed
+from .._checks import check_factors, check_flag, check_positive_float, check_positive_int, check_seed
 
 __all__ = ["RunConfig", "Runs", "grid"]
 
@@ -68,7 +68,7 @@ class RunConfig:
         set_(self, "n_hidden", check_positive_int(self.n_hidden, "n_hidden"))
         for name in ("final", "eval_train"):
             set_(self, name, check_flag(getattr(self, name), name))
-        from .network import INITS  # (lazy: keeps importing this module light)
+        from ..network import INITS  # (lazy: keeps importing this module light)
 
         if not isinstance(self.init, str) or self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {self.init!r}")

@@ -3,10 +3,10 @@
 One widget, built from ipywidgets only, that works the same in JupyterLab, in a
 Voila app and in a headless browser::
 
-    from mlp_helpers.widgets import lr_explorer
+    from mlp_helpers.explorer.widget import lr_explorer
     lr_explorer()                      # the widget; display it as a cell's last line
 
-    from mlp_helpers.widgets import LRExplorer
+    from mlp_helpers.explorer.widget import LRExplorer
     explorer = LRExplorer()            # the same, with its state in reach of code and tests
     explorer.widget                    # display this
     explorer.lr_slider.value = 0.1
@@ -14,10 +14,10 @@ Voila app and in a headless browser::
     run.status, run.history.val_acc    # 'done' / 'stopped' / 'diverged' / 'error'
 
 This module holds the controls and wires them up. The runs, the training thread and
-Stop are :mod:`mlp_helpers.explorer_runs` (how it stays responsive is explained
-there); the figure and the read-out are :mod:`mlp_helpers.explorer_view`.
+Stop are :mod:`mlp_helpers.explorer.runs` (how it stays responsive is explained
+there); the figure and the read-out are :mod:`mlp_helpers.explorer.view`.
 
-Measure the responsiveness with ``python -m mlp_helpers.widgets``.
+Measure the responsiveness with ``mlp-course explorer-latency``.
 """
 import math
 import time
@@ -26,9 +26,9 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ._checks import check_positive_int
-from .explorer_runs import STOP_GRACE, ExplorerState, Run, default_log_every, prepare  # noqa: F401 (re-exported)
-from .explorer_view import ExplorerView, describe, escape
+from .._checks import check_positive_int
+from .runs import STOP_GRACE, ExplorerState, Run, default_log_every, prepare  # noqa: F401 (re-exported)
+from .view import ExplorerView, describe, escape
 
 __all__ = ["lr_explorer", "LRExplorer", "LearningRateSlider", "Run", "measure_latency", "default_log_every"]
 
@@ -81,8 +81,8 @@ class LRExplorer:
     epochs, n_hidden, seed, dataset, mnist_size), the buttons
     (train_button, stop_button, clear_button), readout (HTML), plot (Image),
     runs (list of Run, oldest first), render_count (plot updates so far);
-    ``state`` (:class:`~mlp_helpers.explorer_runs.ExplorerState`) and ``view``
-    (:class:`~mlp_helpers.explorer_view.ExplorerView`).
+    ``state`` (:class:`~mlp_helpers.explorer.runs.ExplorerState`) and ``view``
+    (:class:`~mlp_helpers.explorer.view.ExplorerView`).
     """
 
     def __init__(self, lr=0.1, batch_size=1, epochs=30, n_hidden=16, seed=0,
@@ -302,7 +302,7 @@ def measure_latency(repeats=5, stop_after=0.5, **kwargs):
 
 _COLD_START = """
 import json, math, sys, time
-from mlp_helpers.widgets import LRExplorer
+from mlp_helpers.explorer.widget import LRExplorer
 t0 = time.perf_counter()
 explorer = LRExplorer(dataset=sys.argv[1])
 time.sleep(float(sys.argv[2]))              # 0: Train pressed at once, the worst case
@@ -321,7 +321,7 @@ def measure_cold_start(dataset="synthetic", repeats=3, delay=0.0):
     ``delay`` seconds after the explorer could be shown (0: at once, the worst case; the
     explorer loads numba, its kernels and the data in the background meanwhile).
 
-    The process has imported ``mlp_helpers.widgets`` (the notebook's import cell) and
+    The process has imported ``mlp_helpers.explorer.widget`` (the notebook's import cell) and
     nothing else: numba, the compiled kernel (from numba's on-disk cache) and the data
     load within the time measured. Returns a list of dicts (one per repeat):
     ``shown`` (seconds until the explorer can be displayed, plus ``delay``),
@@ -348,8 +348,12 @@ def measure_cold_start(dataset="synthetic", repeats=3, delay=0.0):
 COLD_START_TARGETS = {"synthetic": 0.5, "mnist": 1.0}     # seconds, issue 27
 
 
-if __name__ == "__main__":
-    ms = lambda values: ", ".join(f"{1000 * v:.0f}" for v in values)
+def print_measurements():
+    """Measure the explorer's responsiveness and print it (``mlp-course explorer-latency``):
+    the cold start against its targets, then Train-to-picture, Stop and redraw times."""
+    def ms(values):
+        return ", ".join(f"{1000 * v:.0f}" for v in values)
+
     for dataset, target in COLD_START_TARGETS.items():
         results = measure_cold_start(dataset)
         totals = [r["total"] for r in results]

@@ -1,4 +1,4 @@
-"""Diagnosis: the engine behind the students' self-checks (:mod:`mlp_helpers.checks`).
+"""Diagnosis: the engine behind the students' self-checks (:mod:`mlp_helpers.course.checks`).
 
 A check computes what a student's function should return; this module compares that
 with what it did return and, on a mismatch, raises :class:`CheckFailed` with a

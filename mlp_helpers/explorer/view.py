@@ -1,6 +1,6 @@
 """The learning-rate explorer's view: the figure of its runs, and the read-out line.
 
-:class:`ExplorerView` draws a list of :class:`~mlp_helpers.explorer_runs.Run` --
+:class:`ExplorerView` draws a list of :class:`~mlp_helpers.explorer.runs.Run` --
 training and validation loss against epochs on the left; on the right the latest
 run's decision boundary (synthetic data) or every run's validation accuracy
 (MNIST) -- and returns it as PNG bytes. The figure is a matplotlib Figure drawn
@@ -9,8 +9,8 @@ dependency and nothing that needs a live matplotlib backend in the browser, so i
 looks the same in JupyterLab, Voila and a static web page. :func:`describe` words a
 run's settings, progress and latest numbers as one line of HTML.
 
-The state (runs, thread, Stop) is :mod:`mlp_helpers.explorer_runs`; the controls
-:mod:`mlp_helpers.widgets`.
+The state (runs, thread, Stop) is :mod:`mlp_helpers.explorer.runs`; the controls
+:mod:`mlp_helpers.explorer.widget`.
 """
 import io
 import threading
@@ -22,8 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import AutoLocator, FormatStrFormatter, LogLocator, NullLocator
 
-from .explorer_runs import dataset
-from .plotting import plane_grid
+from .runs import dataset
+from ..plotting import plane_grid
 
 __all__ = ["ExplorerView", "describe", "escape"]
 

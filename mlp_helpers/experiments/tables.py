@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._checks import check_positive_int
+from .._checks import check_positive_int
 
 __all__ = ["REPORT", "settings", "histories_by_lr", "epoch_mean_std", "final_metrics", "summarize",
            "choose_setting", "choose_lr", "sampling_error", "format_table", "epoch_table",
