@@ -14,6 +14,7 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mlp_helpers import plotting  # noqa: E402
+from mlp_helpers.plotting import style  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -83,7 +84,7 @@ def test_failed_save_leaves_no_temp_file(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
     monkeypatch.setattr(fig, "savefig", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        plotting._finish(fig, tmp_path / "x.png")
+        style._finish(fig, tmp_path / "x.png")
     assert list(tmp_path.iterdir()) == []
 
 
