@@ -44,14 +44,14 @@ def plane_grid(x, resolution=200, margin=0.05):
     return xx1, xx2, points.astype(x.dtype if x.dtype.kind == "f" else np.float64)
 
 
-def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=2000, seed=0,
+def decision_boundary(model, x, t, boundary=None, *, resolution=200, max_points=2000, seed=0,
                       margin=0.05, contour=False, title=None, ax=None, save=None):
     """Predicted class over the plane, the data on top, and the true boundary (2-D data).
 
     Args:
         model: an MLP (anything with ``.predict(x) -> (M,) int``) or a callable
             ``x (M, 2) -> labels (M,)`` (or probabilities (M, K)).
-        x: float array (N, 2), the points; y: int array (N,), their labels.
+        x: float array (N, 2), the points; t: int array (N,), their labels.
         boundary: optional true class boundary: an (M, 2) array of points along it,
             or a callable returning one; drawn as a black dashed line.
         resolution: grid points per axis; the grid covers the data plus ``margin``
@@ -65,8 +65,8 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
         matplotlib.figure.Figure
     """
     x = check_inputs(x, "x", n_features=2)
-    y = check_labels(np.asarray(y) if isinstance(y, (list, tuple)) else y,
-                     np.iinfo(np.int64).max, "y", n_examples=x.shape[0])
+    t = check_labels(np.asarray(t) if isinstance(t, (list, tuple)) else t,
+                     np.iinfo(np.int64).max, "t", n_examples=x.shape[0])
     resolution = check_positive_int(resolution, "resolution", minimum=2)
     max_points = check_positive_int(max_points, "max_points")
     predict = _predictor(model)
@@ -75,7 +75,7 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
     g1, g2 = xx1[0], xx2[:, 0]
     pred = predict(grid).reshape(xx1.shape)
 
-    n_classes = int(max(y.max(), pred.max())) + 1
+    n_classes = int(max(t.max(), pred.max())) + 1
     if pred.min() < 0:
         raise ValueError(f"model returned negative class labels (min {int(pred.min())})")
     palette = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
@@ -95,7 +95,7 @@ def decision_boundary(model, x, y, boundary=None, *, resolution=200, max_points=
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(x.shape[0], size=min(max_points, x.shape[0]), replace=False))
         for k in range(n_classes):
-            sel = idx[y[idx] == k]
+            sel = idx[t[idx] == k]
             if sel.size:
                 ax.scatter(x[sel, 0], x[sel, 1], s=6, color=palette[k], alpha=0.7, lw=0,
                            label=f"class {k}")

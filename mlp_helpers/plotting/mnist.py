@@ -37,15 +37,15 @@ def _opt_labels(values, name, n):
     return values
 
 
-def digit_grid(images, labels=None, predictions=None, *, probabilities=None, n_cols=10, cmap="gray_r",
+def digit_grid(images, t=None, predictions=None, *, probabilities=None, n_cols=10, cmap="gray_r",
                title=None, save=None):
     """A grid of images with their labels (and predictions: wrong ones in red).
 
     Args:
         images: array (N, 784) or (N, 28, 28), pixels (MNIST: float32 in [0, 1]).
             Pass a slice, e.g. ``x[:30]``; every image is drawn.
-        labels: int array (N,) or None; titles read "3".
-        predictions: int array (N,) or None; with labels, titles read
+        t: int array (N,) or None, the labels; titles read "3".
+        predictions: int array (N,) or None; with t, titles read
             "true 3 / pred 5", in red when they differ.
         probabilities: float array (N,) in [0, 1] or None: the probability the network
             gave its prediction; shown under the title as "p = 0.97".
@@ -57,7 +57,7 @@ def digit_grid(images, labels=None, predictions=None, *, probabilities=None, n_c
     """
     images = _images(images)
     n = images.shape[0]
-    labels = _opt_labels(labels, "labels", n)
+    t = _opt_labels(t, "t", n)
     predictions = _opt_labels(predictions, "predictions", n)
     if probabilities is not None:
         probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
@@ -77,13 +77,13 @@ def digit_grid(images, labels=None, predictions=None, *, probabilities=None, n_c
                 continue
             ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_axis_off()
-            if labels is not None and predictions is not None:
-                wrong = labels[i] != predictions[i]
-                ax.set_title(f"true {labels[i]} / pred {predictions[i]}"
+            if t is not None and predictions is not None:
+                wrong = t[i] != predictions[i]
+                ax.set_title(f"true {t[i]} / pred {predictions[i]}"
                              + ("" if probabilities is None else f"\np = {probabilities[i]:.2f}"),
                              fontsize=7, color="red" if wrong else "black")
-            elif labels is not None:
-                ax.set_title(f"{labels[i]}", fontsize=8)
+            elif t is not None:
+                ax.set_title(f"{t[i]}", fontsize=8)
             elif predictions is not None:
                 ax.set_title(f"pred {predictions[i]}", fontsize=7)
         if title:
@@ -95,43 +95,44 @@ def digit_grid(images, labels=None, predictions=None, *, probabilities=None, n_c
 
 # ------------------------------------------------------- confusion matrix ---
 
-def confusion_matrix(y_true, y_pred, n_classes=None):
+def confusion_matrix(t, predicted, n_classes=None):
     """Counts of (true class, predicted class) pairs.
 
     Args:
-        y_true, y_pred: int arrays (N,) (lists are accepted), labels in [0, K).
+        t, predicted: int arrays (N,), the true and the predicted labels (lists are accepted),
+            in [0, K).
         n_classes: K; default 1 + the largest label in either.
 
     Returns:
         int64 array (K, K): entry [i, j] counts examples of true class i predicted j
         (rows true, columns predicted; the diagonal is correct).
     """
-    y_true = np.asarray(y_true) if isinstance(y_true, (list, tuple)) else y_true
-    y_pred = np.asarray(y_pred) if isinstance(y_pred, (list, tuple)) else y_pred
-    for name, v in (("y_true", y_true), ("y_pred", y_pred)):
+    t = np.asarray(t) if isinstance(t, (list, tuple)) else t
+    predicted = np.asarray(predicted) if isinstance(predicted, (list, tuple)) else predicted
+    for name, v in (("t", t), ("predicted", predicted)):
         check_labels(v, np.iinfo(np.int64).max, name)        # array, 1-D, integer, >= 0
         if v.size == 0:
             raise ValueError(f"{name} is empty; give at least one label")
-    if y_true.shape[0] != y_pred.shape[0]:
-        raise ValueError(f"y_true and y_pred must have the same length, got {y_true.shape[0]} "
-                         f"and {y_pred.shape[0]}")
+    if t.shape[0] != predicted.shape[0]:
+        raise ValueError(f"t and predicted must have the same length, got {t.shape[0]} "
+                         f"and {predicted.shape[0]}")
     if n_classes is None:
-        n_classes = int(max(y_true.max(), y_pred.max())) + 1
+        n_classes = int(max(t.max(), predicted.max())) + 1
     else:
         n_classes = check_positive_int(n_classes, "n_classes")
-        check_labels(y_true, n_classes, "y_true")
-        check_labels(y_pred, n_classes, "y_pred")
+        check_labels(t, n_classes, "t")
+        check_labels(predicted, n_classes, "predicted")
     # pair (i, j) -> cell i*K + j, then count each cell
-    cells = y_true.astype(np.int64) * n_classes + y_pred.astype(np.int64)
+    cells = t.astype(np.int64) * n_classes + predicted.astype(np.int64)
     return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def plot_confusion_matrix(y_true, y_pred, n_classes=None, *, normalize=False, mistakes_only=False,
+def plot_confusion_matrix(t, predicted, n_classes=None, *, normalize=False, mistakes_only=False,
                           cmap="Blues", title=None, ax=None, save=None):
     """The confusion matrix as an image, every cell annotated with its count.
 
     Args:
-        y_true, y_pred, n_classes: as in ``confusion_matrix``.
+        t, predicted, n_classes: as in ``confusion_matrix``.
         normalize: colour by the fraction of each true class (row) instead of
             counts; cells then read "count" over "percent".
         mistakes_only: colour only the off-diagonal cells (the mistakes), so the colour
@@ -142,7 +143,7 @@ def plot_confusion_matrix(y_true, y_pred, n_classes=None, *, normalize=False, mi
     Returns:
         matplotlib.figure.Figure (rows: true class t, columns: predicted class).
     """
-    counts = confusion_matrix(y_true, y_pred, n_classes)
+    counts = confusion_matrix(t, predicted, n_classes)
     k = counts.shape[0]
     rows = counts.sum(axis=1, keepdims=True)
     frac = counts / np.maximum(rows, 1)
