@@ -14,6 +14,7 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mlp_helpers import plotting  # noqa: E402
+from mlp_helpers.plotting import style  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -83,7 +84,7 @@ def test_failed_save_leaves_no_temp_file(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
     monkeypatch.setattr(fig, "savefig", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        plotting._finish(fig, tmp_path / "x.png")
+        style._finish(fig, tmp_path / "x.png")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -266,8 +267,8 @@ def test_lr_comparison_bad_inputs():
 def ellipse_data(n=3000, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3, 3, size=(n, 2)).astype(np.float32)
-    y = ((x[:, 0] / 2) ** 2 + x[:, 1] ** 2 < 1).astype(np.int64)
-    return x, y
+    t = ((x[:, 0] / 2) ** 2 + x[:, 1] ** 2 < 1).astype(np.int64)
+    return x, t
 
 
 def true_ellipse():
@@ -276,9 +277,9 @@ def true_ellipse():
 
 
 def test_decision_boundary_covers_data_and_draws_boundary():
-    x, y = ellipse_data()
+    x, t = ellipse_data()
     predict = lambda p: ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(np.int64)  # noqa: E731
-    fig = plotting.decision_boundary(predict, x, y, boundary=true_ellipse, max_points=500)
+    fig = plotting.decision_boundary(predict, x, t, boundary=true_ellipse, max_points=500)
     ax = fig.axes[0]
     (cs,) = [c for c in ax.collections if isinstance(c, ContourSet)]
     verts = np.vstack([p.vertices for p in cs.get_paths() if len(p.vertices)])
@@ -293,32 +294,32 @@ def test_decision_boundary_covers_data_and_draws_boundary():
 
 
 def test_decision_boundary_with_net_like_object_and_probabilities():
-    x, y = ellipse_data(200)
+    x, t = ellipse_data(200)
 
     class Net:                                        # predict_proba-style output (M, 2)
         def predict(self, p):
             inside = ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(float)
             return np.column_stack([1 - inside, inside])
-    fig = plotting.decision_boundary(Net(), x, y, resolution=50)
+    fig = plotting.decision_boundary(Net(), x, t, resolution=50)
     assert sum(len(c.get_offsets()) for c in fig.axes[0].collections
                if isinstance(c, PathCollection)) == 200
 
 
 def test_decision_boundary_bad_inputs():
-    x, y = ellipse_data(100)
+    x, t = ellipse_data(100)
     const = lambda p: np.zeros(len(p), dtype=np.int64)  # noqa: E731
     with pytest.raises(ValueError, match="x must have 2 columns"):
-        plotting.decision_boundary(const, np.zeros((10, 3)), y[:10])
+        plotting.decision_boundary(const, np.zeros((10, 3)), t[:10])
     with pytest.raises(ValueError, match="one label per row of x"):
-        plotting.decision_boundary(const, x, y[:50])
-    with pytest.raises(ValueError, match="y must hold integer class labels"):
-        plotting.decision_boundary(const, x, y.astype(float))
+        plotting.decision_boundary(const, x, t[:50])
+    with pytest.raises(ValueError, match="^t must hold integer class labels"):
+        plotting.decision_boundary(const, x, t.astype(float))
     with pytest.raises(ValueError, match=r"boundary must be an \(M, 2\) array"):
-        plotting.decision_boundary(const, x, y, boundary=np.zeros((5, 3)))
+        plotting.decision_boundary(const, x, t, boundary=np.zeros((5, 3)))
     with pytest.raises(ValueError, match="one label per point"):
-        plotting.decision_boundary(lambda p: np.zeros(3), x, y)
+        plotting.decision_boundary(lambda p: np.zeros(3), x, t)
     with pytest.raises(ValueError, match="model must be a network"):
-        plotting.decision_boundary(42, x, y)
+        plotting.decision_boundary(42, x, t)
 
 
 # --------------------------------------------------------------- digits ---
@@ -344,9 +345,9 @@ def test_digit_grid_bad_inputs():
     with pytest.raises(ValueError, match="square images"):
         plotting.digit_grid(np.zeros((3, 780)))
     with pytest.raises(ValueError, match=r"one label per image \(3\)"):
-        plotting.digit_grid(np.zeros((3, 784)), labels=np.array([1, 2]))
-    with pytest.raises(ValueError, match="labels must hold integer class labels"):
-        plotting.digit_grid(np.zeros((2, 784)), labels=np.array([1.0, 2.0]))
+        plotting.digit_grid(np.zeros((3, 784)), t=np.array([1, 2]))
+    with pytest.raises(ValueError, match="^t must hold integer class labels"):
+        plotting.digit_grid(np.zeros((2, 784)), t=np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="empty"):
         plotting.digit_grid(np.zeros((0, 784)))
 
@@ -354,44 +355,56 @@ def test_digit_grid_bad_inputs():
 # ----------------------------------------------------- confusion matrix ---
 
 def test_confusion_matrix_counts_exact():
-    y_true = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
-    y_pred = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
-    cm = plotting.confusion_matrix(y_true, y_pred)
+    t = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
+    cm = plotting.confusion_matrix(t, predicted)
     np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 2, 1], [1, 0, 3]])
     assert cm.dtype == np.int64
-    cm5 = plotting.confusion_matrix(list(y_true), list(y_pred), n_classes=5)
+    cm5 = plotting.confusion_matrix(list(t), list(predicted), n_classes=5)
     assert cm5.shape == (5, 5) and cm5.sum() == 9 and cm5[3:].sum() == 0
 
 
 def test_plot_confusion_matrix_annotations():
-    y_true = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
-    y_pred = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
-    fig = plotting.plot_confusion_matrix(y_true, y_pred)
+    t = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 1, 1, 1, 2, 2, 2, 0, 2])
+    fig = plotting.plot_confusion_matrix(t, predicted)
     ax = fig.axes[0]
     assert len(fig.axes) == 2                                       # matrix + colorbar
-    texts = [t.get_text() for t in ax.texts]
+    texts = [text.get_text() for text in ax.texts]
     assert texts == ["1", "1", "0", "0", "2", "1", "1", "0", "3"]
     np.testing.assert_array_equal(ax.get_images()[0].get_array(), [[1, 1, 0], [0, 2, 1], [1, 0, 3]])
     assert "66.67%" in ax.get_title()
     assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
-    fig = plotting.plot_confusion_matrix(y_true, y_pred, normalize=True)
+    fig = plotting.plot_confusion_matrix(t, predicted, normalize=True)
     assert fig.axes[0].texts[0].get_text() == "1\n50%"
 
 
 def test_confusion_matrix_bad_inputs():
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         plotting.confusion_matrix(np.array([0, 1, 2]), np.array([0, 1]))
-    with pytest.raises(ValueError, match="y_pred must hold integer class labels"):
+    with pytest.raises(ValueError, match="^predicted must hold integer class labels"):
         plotting.confusion_matrix(np.array([0, 1]), np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"y_true must be class labels in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"^t must be class labels in \[0, 2\)"):
         plotting.confusion_matrix(np.array([0, 3]), np.array([0, 1]), n_classes=2)
-    with pytest.raises(ValueError, match="y_true must be class labels"):
+    with pytest.raises(ValueError, match="^t must be class labels"):
         plotting.confusion_matrix(np.array([0, -1]), np.array([0, 1]))
-    with pytest.raises(ValueError, match="y_true is empty"):
+    with pytest.raises(ValueError, match="^t is empty"):
         plotting.confusion_matrix(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     with pytest.raises(ValueError, match="1-D"):
         plotting.confusion_matrix(np.zeros((2, 2), dtype=int), np.zeros(4, dtype=int))
 
+
+def test_label_arguments_are_named_t_as_in_the_maths():
+    x, t = ellipse_data(100)
+    inside = lambda p: ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(np.int64)  # noqa: E731
+    plotting.decision_boundary(inside, x=x, t=t, resolution=20)
+    counts = plotting.confusion_matrix(t=t, predicted=inside(x), n_classes=2)
+    assert counts.trace() == 100
+    plotting.plot_confusion_matrix(t=t, predicted=inside(x))
+    fig = plotting.digit_grid(np.zeros((2, 784)), t=np.array([1, 2]), predictions=np.array([1, 3]))
+    assert fig.axes[1].get_title() == "true 2 / pred 3"
+    with pytest.raises(ValueError, match=r"^t and predicted must have the same length"):
+        plotting.confusion_matrix(t=t, predicted=t[:3])
 
 # ------------------------------------------------------- weight images ---
 
@@ -424,16 +437,16 @@ def test_with_real_history_from_train():
     network = pytest.importorskip("mlp_helpers.network")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 2)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
+    t = (x[:, 0] > 0).astype(np.int64)
     net = network.MLP(2, 4, 2, seed=0)
-    h = training.train(net, (x, y), val=(x[:100], y[:100]), lr=0.1, epochs=2, seed=0,
+    h = training.train(net, (x, t), val=(x[:100], t[:100]), lr=0.1, epochs=2, seed=0,
                        log_every=100, progress=False)
     for record in (h, h.to_dict()):
         fig = plotting.loss_curves(record, running=True)
         np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), h.train_loss)
         plotting.running_loss(record, every=100)
         plotting.mean_std_bands([record, record])
-    plotting.decision_boundary(net, x, y, resolution=30)
+    plotting.decision_boundary(net, x, t, resolution=30)
 
 
 # -------------------------------------------- notebook 04's lessons' figures ---
@@ -537,9 +550,9 @@ def test_activation_histograms_report_saturation():
 
 
 def test_confusion_matrix_mistakes_only_leaves_the_diagonal_out():
-    y_true = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    y_pred = np.array([0, 0, 0, 1, 1, 1, 1, 1])
-    fig = plotting.plot_confusion_matrix(y_true, y_pred, normalize=True, mistakes_only=True)
+    t = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    predicted = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    fig = plotting.plot_confusion_matrix(t, predicted, normalize=True, mistakes_only=True)
     ax = fig.axes[0]
     colored = ax.get_images()[1].get_array()
     assert colored.mask.tolist() == [[True, False], [False, True]] and colored[0, 1] == 25.0
@@ -557,18 +570,18 @@ def test_digit_grid_shows_probabilities():
 # ------------------------------------------------------- nbA: boundary line, histograms ---
 
 def test_decision_boundary_contour_draws_the_predicted_boundary():
-    x, y = ellipse_data()
+    x, t = ellipse_data()
     predict = lambda p: ((p[:, 0] / 2) ** 2 + p[:, 1] ** 2 < 1).astype(np.int64)  # noqa: E731
-    fig = plotting.decision_boundary(predict, x, y, contour=True, resolution=400, max_points=300)
+    fig = plotting.decision_boundary(predict, x, t, contour=True, resolution=400, max_points=300)
     ax = fig.axes[0]
     filled, line = [c for c in ax.collections if isinstance(c, ContourSet)]
     assert not line.filled and list(line.levels) == [0.5]
     verts = np.vstack([p.vertices for p in line.get_paths() if len(p.vertices)])
     radius = np.sqrt((verts[:, 0] / 2) ** 2 + verts[:, 1] ** 2)     # the predicted boundary is the ellipse
     np.testing.assert_allclose(radius, 1.0, atol=0.03)
-    assert "predicted boundary" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "predicted boundary" in [text.get_text() for text in ax.get_legend().get_texts()]
     with pytest.raises(ValueError, match="contour must be True or False, got 'yes'"):
-        plotting.decision_boundary(predict, x, y, contour="yes")
+        plotting.decision_boundary(predict, x, t, contour="yes")
 
 
 def test_histograms_counts_every_value_in_shared_bins(tmp_path):
