@@ -4,6 +4,7 @@
     mlp-course nbgrader COURSE [--assignment NAME]   the nbgrader course of the same notebooks
     mlp-course mnist [--cache-dir DIR]               fill (or check) the MNIST cache
     mlp-course explorer-latency                      measure the explorer's responsiveness
+    mlp-course site [OUTDIR]                         the worked notebooks as a static website
 
 ``mlp-course --help`` lists the subcommands, ``mlp-course SUBCOMMAND --help`` explains one.
 A bad argument gets argparse's one-line usage error (exit code 2); a job that fails says
@@ -79,6 +80,20 @@ def _explorer_latency(args):
     return 0
 
 
+def _site(args):
+    from .course.site import SiteError, build_site
+
+    try:
+        site = build_site(args.outdir, args.notebooks)
+    except SiteError as error:
+        return _fail("site", error, 2)
+    except OSError as error:
+        return _fail("site", f"cannot write {args.outdir}: {error.strerror or error}", 1)
+    print(f"Built the site, {site.pages} pages, in {site.seconds:.1f} s: {site.outdir}/index.html")
+    print(f"Serve it with: python -m http.server --directory {site.outdir} 8000  (then open http://localhost:8000)")
+    return 0
+
+
 def _fail(command, message, code):
     print(f"{PROG} {command}: error: {message}", file=sys.stderr)
     return code
@@ -140,6 +155,15 @@ def parser():
                                     "against the targets, then Train-to-picture, Stop and redraw times "
                                     "(about a minute).")
     p.set_defaults(run=_explorer_latency)
+
+    p = jobs.add_parser("site", help="build the worked notebooks, with their outputs, into a static website",
+                        description="Build the course website: the worked notebooks with their committed "
+                                    "outputs (not re-executed), navigation, maths and figures, as static HTML "
+                                    "(Sphinx, myst-nb; pip install -r requirements-site.txt).")
+    p.add_argument("outdir", nargs="?", default="site", help="folder to write the site to (default: site/); "
+                                                             "an earlier site there is replaced")
+    _notebooks_option(p)
+    p.set_defaults(run=_site)
     return top
 
 

@@ -22,7 +22,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 MLP_COURSE = Path(sys.executable).parent / "mlp-course"
 MAX_LINES = 600
 WINGS = ("mnist", "plotting", "experiments", "explorer", "course")
-SUBCOMMANDS = ("release", "nbgrader", "mnist", "explorer-latency")
+SUBCOMMANDS = ("release", "nbgrader", "mnist", "explorer-latency", "site")
 
 
 def test_no_module_is_over_600_lines():
@@ -91,7 +91,7 @@ def test_each_subcommand_has_its_own_help(name, capsys):
 @pytest.mark.parametrize("argv, message", [
     ([], "mlp-course: error: the following arguments are required: SUBCOMMAND"),
     (["grade-everything"], "mlp-course: error: argument SUBCOMMAND: invalid choice: 'grade-everything' "
-                           "(choose from 'release', 'nbgrader', 'mnist', 'explorer-latency')"),
+                           "(choose from 'release', 'nbgrader', 'mnist', 'explorer-latency', 'site')"),
     (["release", "a", "b"], "mlp-course: error: unrecognized arguments: b"),
     (["nbgrader"], "mlp-course nbgrader: error: the following arguments are required: COURSE"),
     (["mnist", "--cache"], "mlp-course mnist: error: argument --cache-dir: expected one argument"),
