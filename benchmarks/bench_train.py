@@ -90,10 +90,10 @@ def first_call_probe(batch):
     import numba  # noqa: F401
     import_numba = time.perf_counter() - start
     from mlp_helpers import MLP, load_mnist, train
-    (x, y), _, _ = load_mnist(final=False, verbose=False)
-    x, y = x[:2000], y[:2000]
+    (x, t), _, _ = load_mnist(final=False, verbose=False)
+    x, t = x[:2000], t[:2000]
     with blas_limit(1):
-        calls = [timed(lambda: train(MLP(784, H, 10, seed=0), (x, y), lr=0.01, epochs=1,
+        calls = [timed(lambda: train(MLP(784, H, 10, seed=0), (x, t), lr=0.01, epochs=1,
                                      batch_size=batch, progress=False)) for _ in range(2)]
     print(json.dumps({"import_numba": import_numba, "first": calls[0], "second": calls[1]}))
 
@@ -119,7 +119,7 @@ def compile_cost(batch):
 
 # ---- 2. per-example SGD --------------------------------------------------------------------
 
-def per_example(x, y, xv, yv, lr, seed=0):
+def per_example(x, t, xv, tv, lr, seed=0):
     """(ours seconds, baseline seconds, ours val acc, baseline val acc) for one epoch."""
     from mlp_helpers import MLP, train
     net0 = MLP(784, H, 10, seed=seed, dtype=np.float32)
@@ -127,16 +127,16 @@ def per_example(x, y, xv, yv, lr, seed=0):
 
     def ours():
         net = net0.copy()
-        seconds = timed(lambda: train(net, (x, y), lr=lr, epochs=1, batch_size=1, seed=seed, progress=False))
-        return seconds, net.accuracy(xv, yv)
+        seconds = timed(lambda: train(net, (x, t), lr=lr, epochs=1, batch_size=1, seed=seed, progress=False))
+        return seconds, net.accuracy(xv, tv)
 
     ours()                                         # load the compiled kernel (cost reported in 1.)
     t_ours1, acc_ours = ours()
     params = report_style.params_from_net(net0)
     start = time.perf_counter()
-    params, _ = report_style.train_epoch(x, y, params, order, alpha=lr)
+    params, _ = report_style.train_epoch(x, t, params, order, alpha=lr)
     t_base = time.perf_counter() - start
-    acc_base = report_style.accuracy(xv, yv, params)
+    acc_base = report_style.accuracy(xv, tv, params)
     t_ours2, acc_ours2 = ours()
     assert acc_ours2 == acc_ours, "train() is not deterministic"
     return (t_ours1 + t_ours2) / 2, t_base, acc_ours, acc_base
@@ -221,13 +221,13 @@ def floor_epoch(n, batch, lr=0.1, d=784, k=10):
     return time.perf_counter() - start
 
 
-def ours_minibatch(net0, x, y, lr, batch):
+def ours_minibatch(net0, x, t, lr, batch):
     from mlp_helpers import train
     net = net0.copy()
-    return timed(lambda: train(net, (x, y), lr=lr, epochs=1, batch_size=batch, seed=0, progress=False))
+    return timed(lambda: train(net, (x, t), lr=lr, epochs=1, batch_size=batch, seed=0, progress=False))
 
 
-def torch_minibatch(torch, net0, x, y, lr, batch, threads):
+def torch_minibatch(torch, net0, x, t, lr, batch, threads):
     """One epoch of the same model in PyTorch; returns seconds."""
     torch.set_num_threads(threads)
     model = torch.nn.Sequential(torch.nn.Linear(784, H), torch.nn.Sigmoid(), torch.nn.Linear(H, 10))
@@ -238,7 +238,7 @@ def torch_minibatch(torch, net0, x, y, lr, batch, threads):
         model[2].bias.copy_(torch.from_numpy(net0.params["c"]))
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    X, Y = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y))   # writable copies for torch
+    X, Y = torch.from_numpy(np.array(x)), torch.from_numpy(np.array(t))   # writable copies for torch
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(x)))
     start = time.perf_counter()
     for i in range(0, len(x), batch):
@@ -274,8 +274,8 @@ def main(argv=None):
 
     from mlp_helpers import MLP, load_mnist, train
     from mlp_helpers import _fast
-    (x, y), (xv, yv), _ = load_mnist(final=False, verbose=False)
-    x, y = x[:args.n_examples], y[:args.n_examples]
+    (x, t), (xv, tv), _ = load_mnist(final=False, verbose=False)
+    x, t = x[:args.n_examples], t[:args.n_examples]
     n = len(x)
     try:
         import numba
@@ -311,7 +311,7 @@ def main(argv=None):
     # 2. per-example
     lr = 0.01
     if not args.skip_baseline:
-        t_ours, t_base, acc_ours, acc_base = per_example(x, y, xv, yv, lr)
+        t_ours, t_base, acc_ours, acc_base = per_example(x, t, xv, tv, lr)
         ratio = t_ours / t_base
         gap = abs(acc_ours - acc_base)
         row("per-example epoch, ours (train, batch 1)", f"{t_ours:8.3f} s", f"{t_ours / n * 1e6:6.1f} us/example")
@@ -342,17 +342,17 @@ def main(argv=None):
         torch = None
     times = {"ours": [], "floor": [], "torch": [], "ours_default": [], "torch_default": []}
     default_threads = torch.get_num_threads() if torch else None
-    ours_minibatch(net0, x[:2000], y[:2000], lr_mb, batch)        # load the compiled helpers
+    ours_minibatch(net0, x[:2000], t[:2000], lr_mb, batch)        # load the compiled helpers
     for _ in range(args.repeats):
         with blas_limit(1):
-            times["ours"].append(ours_minibatch(net0, x, y, lr_mb, batch))
+            times["ours"].append(ours_minibatch(net0, x, t, lr_mb, batch))
             times["floor"].append(floor_epoch(n, batch))
         if torch is not None:
-            times["torch"].append(torch_minibatch(torch, net0, x, y, lr_mb, batch, 1))
+            times["torch"].append(torch_minibatch(torch, net0, x, t, lr_mb, batch, 1))
     for _ in range(max(1, args.repeats // 2) if args.default_threads else 0):   # for information
-        times["ours_default"].append(ours_minibatch(net0, x, y, lr_mb, batch))
+        times["ours_default"].append(ours_minibatch(net0, x, t, lr_mb, batch))
         if torch is not None:
-            times["torch_default"].append(torch_minibatch(torch, net0, x, y, lr_mb, batch, default_threads))
+            times["torch_default"].append(torch_minibatch(torch, net0, x, t, lr_mb, batch, default_threads))
     best = {k: min(v) for k, v in times.items() if v}
     row("minibatch 64 epoch, ours (1 BLAS thread)", f"{best['ours']:8.3f} s",
         f"best of {args.repeats}, train() wall time, set-up included")
@@ -379,7 +379,7 @@ def main(argv=None):
     if args.epochs_limit:
         net = MLP(784, H, 10, seed=0, dtype=np.float32)
         start = time.perf_counter()
-        hist = train(net, (x, y), val=(xv, yv), lr=0.03, epochs=args.epochs_limit, progress=False)
+        hist = train(net, (x, t), val=(xv, tv), lr=0.03, epochs=args.epochs_limit, progress=False)
         took = time.perf_counter() - start
         accs = " ".join(f"{a:.4f}" for a in hist.val_acc)
         row(f"per-example lr 0.03, {args.epochs_limit} epochs: val acc", accs,

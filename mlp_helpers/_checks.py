@@ -7,9 +7,9 @@ what is allowed. On success a check returns the value, converted where it says s
 
 The checks: :func:`check_flag` (True/False), :func:`check_positive_int`,
 :func:`check_positive_float`, :func:`check_factors` (one per epoch), :func:`check_seed`, :func:`check_label` (one class
-number), :func:`check_labels` (an array of them), :func:`check_inputs` (an (N, D)
-array), :func:`check_params` (a network's weights dict); :func:`describe` words a
-value for such a message.
+number), :func:`check_labels` (an array of them, t), :func:`check_inputs` (an (N, D)
+array x), :func:`check_params` (a weights dict) and :func:`check_params_of` (a
+network's own); :func:`describe` words a value for such a message.
 """
 import math
 import numbers
@@ -131,20 +131,20 @@ def check_inputs(x, name="x", n_features=None, allow_1d=False, dtype=None):
     return x
 
 
-def check_labels(y, n_classes, name="y", n_examples=None):
-    """Integer class labels of shape (N,) with values in [0, n_classes)."""
-    if not isinstance(y, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array of integer labels, shape (N,), got {describe(y)}")
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D integer labels of shape (N,), got shape {y.shape}")
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    if n_examples is not None and y.shape[0] != n_examples:
-        raise ValueError(f"{name} must have one label per row of x ({n_examples}), got {y.shape[0]}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        lo, hi = int(y.min()), int(y.max())
+def check_labels(t, n_classes, name="t", n_examples=None):
+    """Integer class labels t of shape (N,) with values in [0, n_classes)."""
+    if not isinstance(t, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array of integer labels, shape (N,), got {describe(t)}")
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be 1-D integer labels of shape (N,), got shape {t.shape}")
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer class labels, got dtype {t.dtype}")
+    if n_examples is not None and t.shape[0] != n_examples:
+        raise ValueError(f"{name} must have one label per row of x ({n_examples}), got {t.shape[0]}")
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        lo, hi = int(t.min()), int(t.max())
         raise ValueError(f"{name} must be class labels in [0, {n_classes}), got values from {lo} to {hi}")
-    return y
+    return t
 
 
 #: The weights of the two-layer network, in the order of the forward pass
@@ -156,9 +156,9 @@ def check_params(params, n_in=None, n_hidden=None, n_out=None, dtype=None, name=
     """The weights of a D-H-K network: a dict of exactly 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,).
 
     The one weights-dict check: :meth:`mlp_helpers.MLP.from_params` uses it, and so do
-    ``train`` and the compiled training loops of :mod:`mlp_helpers._fast` before they
-    run -- those write into the arrays in place without bounds checks, so a ``c`` one
-    number short would let them write past its end.
+    ``train`` and the compiled training loops of :mod:`mlp_helpers._fast`, through
+    :func:`check_params_of` -- those loops write into the arrays in place without
+    bounds checks, so a ``c`` one number short would let them write past its end.
 
     Args:
         params: the dict to check.
@@ -215,6 +215,13 @@ def check_params(params, n_in=None, n_hidden=None, n_out=None, dtype=None, name=
                 raise ValueError(f"{name}[{k!r}] must hold finite numbers, got NaN or inf "
                                  f"({count} of its {v.size} entries)")
     return p
+
+
+def check_params_of(net, finite=True):
+    """``net.params`` checked against the network's own sizes and dtype (:func:`check_params`
+    with n_in, n_hidden, n_out and dtype read from ``net``); returns the dict."""
+    return check_params(net.params, net.n_in, net.n_hidden, net.n_out, net.dtype, name="net.params",
+                        finite=finite)
 
 
 def _check_param_shapes(p, n_in, n_hidden, n_out, name):

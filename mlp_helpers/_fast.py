@@ -37,8 +37,7 @@ import numpy as np
 
 from .network import backward, cross_entropy, forward
 from .network import sigmoid as sigmoid_array
-from ._checks import check_labels, describe
-from .training import check_params_of, per_example_steps
+from ._checks import check_labels, check_params_of, describe
 
 try:
     import numba
@@ -104,8 +103,8 @@ def sigmoid(z):
     """1 / (1 + e^-z) of one number; exp is only taken of a number <= 0, so never overflows.
 
     With e = e^-|z|: 1 / (1 + e) for z >= 0, and e / (1 + e) = 1 / (e^-z + 1) for z < 0.
-    Written with one exp and a choice of numerator rather than two branches, so that
-    the processor does not guess the sign of each z (about 4% of an MNIST epoch).
+    One exp and a choice of numerator rather than two branches: the processor does not
+    guess the sign of each z (what that saves: benchmarks/README.md).
     """
     e = math.exp(-abs(z))
     return (1.0 if z >= 0 else e) / (1.0 + e)
@@ -202,13 +201,19 @@ def sgd_steps(order, losses, lr, indptr, pixels, values, labels, W, b, VT, c, z,
     return len(order)
 
 
-def _check_data(net, x, y):
-    """x (N, D) of net.dtype and labels y (N,) in [0, K), as the compiled loops index them
+def per_example_steps(order):
+    """The steps of an epoch of per-example SGD: one per example index of ``order``,
+    each of one example. Returns (steps, sizes): ``order`` itself and float64 ones."""
+    return order, np.ones(len(order))
+
+
+def _check_data(net, x, t):
+    """x (N, D) of net.dtype and labels t (N,) in [0, K), as the compiled loops index them
     (``train`` checked their values; here only what keeps every index in bounds)."""
     if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != net.n_in or x.dtype != net.dtype:
         raise ValueError(f"x must be an array of shape (N, {net.n_in}) and dtype {np.dtype(net.dtype).name} "
                          f"(the network's n_in and dtype), got {describe(x)}")
-    return check_labels(y, net.n_out, "y", n_examples=len(x))
+    return check_labels(t, net.n_out, "t", n_examples=len(x))
 
 
 def _check_indices(indices, n, name):
@@ -225,7 +230,7 @@ class PerExampleSGD:
 
     Args:
         net: an MLP (params 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,)).
-        x: (N, D) array of ``net.dtype``, checked finite; y: (N,) int labels, checked.
+        x: (N, D) array of ``net.dtype``, checked finite; t: (N,) int labels, checked.
         lr: the learning rate (> 0); ``train`` sets ``stepper.lr`` before each epoch,
             and every ``run`` uses the value it finds there.
 
@@ -240,14 +245,14 @@ class PerExampleSGD:
     batch_size = 1
     split = staticmethod(per_example_steps)
 
-    def __init__(self, net, x, y, lr):
+    def __init__(self, net, x, t, lr):
         if not HAVE_NUMBA:
             raise RuntimeError("PerExampleSGD needs numba (pip install numba); "
                                "train() falls back to the reference loop without it")
         check_params_of(net)                 # the kernel writes into them without bounds checks
         self.net, self.params = net, net.params
         self.lr = float(lr)
-        self.labels = np.ascontiguousarray(_check_data(net, x, y), dtype=np.int64)
+        self.labels = np.ascontiguousarray(_check_data(net, x, t), dtype=np.int64)
         self.indptr, self.pixels, self.values = sparse_rows(x)
         H, K = self.params["V"].shape
         dtype = self.params["W"].dtype
@@ -283,7 +288,7 @@ class PerExampleSGD:
 class MinibatchSGD:
     """Minibatch SGD on one dataset, in place on ``net.params``.
 
-    Args: net; x (N, D) of ``net.dtype`` and y (N,) int, both checked; lr (> 0, read
+    Args: net; x (N, D) of ``net.dtype`` and t (N,) int, both checked; lr (> 0, read
     at every ``run``); batch_size (>= 1).
 
     Each step is :func:`mlp_helpers.network.forward` and ``backward`` on the batch,
@@ -294,10 +299,10 @@ class MinibatchSGD:
       of the 784 pixels at 0 everywhere. So each step keeps only the u pixels used by
       the batch: x_u (B, u) and the matching rows W_u (u, H) of W, runs forward and
       backward on those, and updates those rows of W (:func:`batch_on_used_pixels`,
-      :func:`step_rows`): about a third less arithmetic than the full products.
+      :func:`step_rows`).
     * The softmax, the loss and dl/do = (y - t) / B are one compiled pass over the
-      (B, K) logits (:func:`softmax_cross_entropy`) instead of some fifteen numpy
-      calls on a small array.
+      (B, K) logits (:func:`softmax_cross_entropy`) instead of many numpy calls on a
+      small array (the time each saves: benchmarks/README.md).
 
     The rest is numpy, line by line as in ``network.forward`` and ``backward``; the
     result is theirs up to rounding (tests/test_training.py compares the two in float64
@@ -311,9 +316,9 @@ class MinibatchSGD:
     number of steps taken.
     """
 
-    def __init__(self, net, x, y, lr, batch_size):
+    def __init__(self, net, x, t, lr, batch_size):
         check_params_of(net)                 # the compiled loops write into them without bounds checks
-        self.net, self.params, self.x, self.y = net, net.params, x, _check_data(net, x, y)
+        self.net, self.params, self.x, self.t = net, net.params, x, _check_data(net, x, t)
         self.lr = float(lr)
         self.batch_size = batch_size
         D, H = self.params["W"].shape
@@ -342,12 +347,12 @@ class MinibatchSGD:
         p, g = self.params, self.grads
         lr = p["W"].dtype.type(self.lr)
         for n, idx in enumerate(batches):
-            B, labels = len(idx), self.y[idx]
+            B, labels = len(idx), self.t[idx]
             # the batch on the u pixels it uses (B, u), and those rows of W (u, H)
             used = batch_on_used_pixels(self.x, idx, self.mark, self.x_u)
             u = len(used)
             x_u = self.x_u[:B * u].reshape(B, u)
-            # mode="clip": with the default mode, take buffers `out` (3x slower here);
+            # mode="clip": the default mode copies through a buffer (benchmarks/README.md);
             # the indices are in range by construction, so clipping never happens
             W_u = np.take(p["W"], used, axis=0, out=self.W_u[:u], mode="clip")
             # forward, as network.forward: z = x W + b, h = sigmoid(z), o = h V + c
@@ -389,12 +394,12 @@ class MinibatchSGD:
         p = self.params
         lr = p["W"].dtype.type(self.lr)
         for n, idx in enumerate(batches):
-            x, labels = self.x[idx], self.y[idx]
+            x, labels = self.x[idx], self.t[idx]
             cache = forward(p, x)
             losses[n] = loss = float(cross_entropy(cache["o"], labels))
             if not math.isfinite(loss):
                 return n + 1
-            g = backward(p, x, labels, cache, out=self.grads)
+            g = backward(p, x, labels, cache)
             for name in p:
                 p[name] -= lr * g[name]
         return len(batches)
@@ -409,8 +414,7 @@ def softmax_cross_entropy(o, labels, d_o):
     Returns the mean over the rows of l = -log y_label (a float), computed as
     :func:`mlp_helpers.network.cross_entropy` does, by the log-softmax shifted by the
     row's largest logit; d_o then holds what :func:`mlp_helpers.network.backward`
-    starts from, (softmax(o) - t) / B. (numpy's version of these takes some fifteen
-    calls on a 64 x 10 array, a third of the time of the matrix products here.)
+    starts from, (softmax(o) - t) / B.
     """
     B, K = o.shape
     loss = 0.0
@@ -440,7 +444,7 @@ def batch_on_used_pixels(x, idx, mark, x_u):
     mark[:] = 0
     for n in idx:               # mark_i = sum over the batch of |x_ni|: nonzero (or NaN)
         image = x[n]            # if some image uses pixel i; no branch, so no mispredictions
-        for i in range(D):      # (a row taken once, then 1-D indexing: about a quarter faster)
+        for i in range(D):      # (the row taken once, then indexed in 1-D)
             mark[i] += abs(image[i])
     used = np.flatnonzero(mark)
     u = len(used)
@@ -470,5 +474,5 @@ def warm_up():
         return
     from .network import MLP
 
-    x, y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([0, 1], np.int64)
-    PerExampleSGD(MLP(2, 2, 2, seed=0), x, y, 0.1).run(np.arange(2, dtype=np.int64), np.empty(2))
+    x, t = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([0, 1], np.int64)
+    PerExampleSGD(MLP(2, 2, 2, seed=0), x, t, 0.1).run(np.arange(2, dtype=np.int64), np.empty(2))

@@ -1,8 +1,8 @@
 """BLAS threads: how many threads numpy's matrix products may use, in one place.
 
-Per-example SGD is a long chain of small matrix-vector steps, which run faster on
-one thread than split across several (DESIGN.md: measure before choosing). Two
-places set the count, each with its own tool:
+``train`` runs per-example SGD, a long chain of small matrix-vector steps, with one
+BLAS thread (whether that pays, measured: docs/speed.md, "BLAS threads"). Two places
+set the count, each with its own tool:
 
 * this process, for the duration of a block: :func:`limit_threads` (threadpoolctl,
   which changes the thread pools of the BLAS libraries numpy has already loaded);

@@ -72,7 +72,7 @@ def synth_boundary(num_points=361):
 
 
 def _draw_synth(rng_points, rng_labels, n):
-    """n points and their noisy labels: x float32 (n, 2), y int64 (n,)."""
+    """n points and their noisy labels: x float32 (n, 2), t int64 (n,)."""
     # Points: a Gaussian cloud shaped like the ellipse, scaled so that half of
     # the points fall inside it (P(r < 1) = 1 - exp(-s^2 / 2) = 1/2).
     s = np.sqrt(2.0 * np.log(2.0))
@@ -84,8 +84,8 @@ def _draw_synth(rng_points, rng_labels, n):
     # from the boundary, a coin flip on it. That overlap keeps accuracy < 100%.
     margin = SYNTH_SHARPNESS * (1.0 - _ellipse_radius(x))
     p_inside = 0.5 * (1.0 + np.tanh(0.5 * margin))   # overflow-free sigmoid
-    y = (rng_labels.random(n) < p_inside).astype(np.int64)
-    return x.astype(np.float32), y
+    t = (rng_labels.random(n) < p_inside).astype(np.int64)
+    return x.astype(np.float32), t
 
 
 def load_synth(num_train=60_000, num_val=10_000, seed=0):
@@ -99,8 +99,8 @@ def load_synth(num_train=60_000, num_val=10_000, seed=0):
             the first n training points are the same for every ``num_train >= n``.
 
     Returns:
-        ((x_train, y_train), (x_val, y_val), 2) with x float32 (N, 2) and
-        y int64 (N,). About half the points are in each class; about 8% of the
+        ((x_train, t_train), (x_val, t_val), 2) with x float32 (N, 2) and
+        t int64 (N,). About half the points are in each class; about 8% of the
         labels disagree with the noiseless rule ``synth_inside`` and the best
         possible accuracy is about 92% (a 2-3-2 sigmoid network gets close to
         it). ``synth_boundary()`` traces the ellipse for plots.
@@ -123,21 +123,21 @@ _MEMO = {}   # resolved cache file -> read-only float32/int64 arrays (60k train,
 
 def _pixels_and_labels(images, labels):
     """uint8 images (N, 28, 28) and labels (N,) -> read-only x (N, 784) float32 in [0, 1]
-    (byte / 255) and y (N,) int64: the one conversion of every MNIST loader here."""
+    (byte / 255) and t (N,) int64: the one conversion of every MNIST loader here."""
     x = images.reshape(-1, 784).astype(np.float32)
     x /= 255.0                                      # pixels 0..255 -> [0, 1]
-    y = labels.astype(np.int64)
-    x.flags.writeable = y.flags.writeable = False
-    return x, y
+    t = labels.astype(np.int64)
+    x.flags.writeable = t.flags.writeable = False
+    return x, t
 
 
 def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=True):
     """MNIST digits as float32 pixels in [0, 1] (byte / 255) and int64 labels.
 
     Args:
-        final: False -> ((x_train, y_train), (x_val, y_val), 10) with the first
+        final: False -> ((x_train, t_train), (x_val, t_val), 10) with the first
             55,000 training images as train and the last 5,000 as validation;
-            True -> ((x_train, y_train), (x_test, y_test), 10), 60,000 / 10,000.
+            True -> ((x_train, t_train), (x_test, t_test), 10), 60,000 / 10,000.
         flatten: True -> x of shape (N, 784); False -> (N, 28, 28).
         cache_dir: where the verified cache lives (default: see
             ``mlp_helpers.mnist.sources.default_cache_dir``).
@@ -159,13 +159,13 @@ def load_mnist(final=False, flatten=True, cache_dir=None, idx_dir=None, verbose=
         arrays = fetch_mnist(cache_dir, idx_dir, verbose)
         _MEMO[key] = {split: _pixels_and_labels(arrays[f"{split}_images"], arrays[f"{split}_labels"])
                       for split in ("train", "test")}
-    (x_train, y_train), (x_test, y_test) = _MEMO[key]["train"], _MEMO[key]["test"]
+    (x_train, t_train), (x_test, t_test) = _MEMO[key]["train"], _MEMO[key]["test"]
     if not final:   # hold out the last 5,000 training images for validation
         x_train, x_test = x_train[:-NUM_VAL], x_train[-NUM_VAL:]
-        y_train, y_test = y_train[:-NUM_VAL], y_train[-NUM_VAL:]
+        t_train, t_test = t_train[:-NUM_VAL], t_train[-NUM_VAL:]
     if not flatten:
         x_train, x_test = x_train.reshape(-1, 28, 28), x_test.reshape(-1, 28, 28)
-    return (x_train, y_train), (x_test, y_test), 10
+    return (x_train, t_train), (x_test, t_test), 10
 
 
 def load_mnist_head(n_train, n_val, cache_dir=None, verbose=True):
@@ -181,7 +181,7 @@ def load_mnist_head(n_train, n_val, cache_dir=None, verbose=True):
         n_train: int in [1, 55000]; n_val: int in [1, 5000]; cache_dir, verbose: as for
             ``load_mnist``.
     Returns:
-        ((x_train (n_train, 784) float32, y_train (n_train,) int64), (x_val, y_val), 10),
+        ((x_train (n_train, 784) float32, t_train (n_train,) int64), (x_val, t_val), 10),
         read-only arrays.
     """
     n_train = check_positive_int(n_train, "n_train")

@@ -17,7 +17,7 @@ near 1 when an entry is wrong (a flipped sign gives exactly 1).
 Typical use::
 
     from mlp_helpers.gradcheck import grad_check, check_mlp, check_scalar
-    report = check_mlp(net, x[:4], y[:4])   # on a float64 copy of the network
+    report = check_mlp(net, x[:4], t[:4])   # on a float64 copy of the network
     print(report)                           # a table, one row per parameter
     assert report.passed                    # every checked entry below TOLERANCE
 """
@@ -31,21 +31,15 @@ __all__ = ["TOLERANCE", "relative_error", "numeric_derivative", "numeric_gradien
 TOLERANCE = 1e-7
 """Largest relative error accepted by :func:`grad_check` (``report.passed``).
 
-Why 1e-7: a correct backward pass, checked in float64 (machine epsilon 2.2e-16),
-differs from the finite difference only by the finite difference's own error,
-while a mistake gives errors near 1 (a flipped sign gives exactly 1, a missing
-factor of 2 gives 1/3). 1e-7 is the level at which CS231n's notes say "you
-should be happy", with orders of magnitude of room on both sides.
+A correct backward pass checked in float64 differs from the finite difference only
+by the difference's own error (rounding, about 1e-16 |f| / eps, and truncation, about
+eps^2 |f'''| at order 2, eps^4 |f'''''| at order 4), far below 1e-7; a mistake gives
+errors near 1 (a flipped sign exactly 1, a missing factor of 2 gives 1/3). 1e-7 is
+where CS231n's notes say "you should be happy".
 
-The finite difference's own error has two parts: rounding, about 1e-16 |f| / eps,
-and truncation, about eps^2 |f'''| (order 2) or eps^4 |f'''''| (order 4). With the
-textbook two-point difference at eps = 1e-6 the rounding part is ~1e-10 absolute,
-which is a relative error of ~1e-6 for a gradient entry of size 1e-4 (common in
-small freshly initialised nets): on six random 4-5-3 networks, 3 of 6 went above
-1e-7. The fourth-order difference works at eps = 1e-4 (rounding ~1e-12,
-truncation ~1e-16) and kept every entry of the same networks below 3e-9. Hence
-the defaults order=4, eps=1e-4.
-
+The defaults, order 4 at eps = 1e-4: its smaller truncation error allows a larger step,
+so less rounding than order 2 at eps = 1e-6 (notebook 01 says why; the networks this
+was measured on, and the script that measures it again: benchmarks/README.md).
 Not meant for float32 (epsilon 1.2e-7: cast to float64 first, as :func:`check_mlp`
 does), nor for entries whose true gradient is tiny (below ~1e-8, where rounding
 dominates: look at the absolute error there).
@@ -201,7 +195,7 @@ def grad_check(f, params, grads=None, eps=None, tol=TOLERANCE, max_entries=None,
             params. If None, ``f`` must return ``(loss, grads)``; the grads of a first
             call at the unperturbed params are used.
         eps: finite-difference step; None means 1e-4 for order=4, 1e-6 for order=2
-            (see :data:`TOLERANCE` for why).
+            (see :data:`TOLERANCE`).
         tol: relative error below which an entry passes (default :data:`TOLERANCE`).
         max_entries: if given, check at most this many entries of each parameter,
             drawn without replacement with ``np.random.default_rng(seed)``: enough
@@ -260,13 +254,13 @@ def grad_check(f, params, grads=None, eps=None, tol=TOLERANCE, max_entries=None,
     return GradCheckReport(checks, eps, tol, order)
 
 
-def check_mlp(net, x, y, eps=None, tol=TOLERANCE, max_entries=None, seed=0, order=4):
+def check_mlp(net, x, t, eps=None, tol=TOLERANCE, max_entries=None, seed=0, order=4):
     """Gradient-check an :class:`~mlp_helpers.network.MLP` on a batch, in float64.
 
     Works on a float64 copy of ``net`` (``net`` itself is not touched), with x cast to
-    float64. The function checked is the mean cross-entropy that ``net.loss(x, y)``
+    float64. The function checked is the mean cross-entropy that ``net.loss(x, t)``
     differentiates.
-    Args: net, an MLP; x (B, D); y (B,) integer labels; the rest as in :func:`grad_check`.
+    Args: net, an MLP; x (B, D); t (B,) integer labels; the rest as in :func:`grad_check`.
     Returns a :class:`GradCheckReport`.
 
     On MNIST-sized nets many entries of dl/dW are tiny (around 1e-5), and rounding in
@@ -278,10 +272,10 @@ def check_mlp(net, x, y, eps=None, tol=TOLERANCE, max_entries=None, seed=0, orde
 
     net64 = net.astype(np.float64)
     x64 = np.asarray(x, dtype=np.float64)
-    _, grads = net64.loss(x64, y)          # validates x and y as well
+    _, grads = net64.loss(x64, t)          # validates x and t as well
 
     def f(params):                         # params IS net64.params, perturbed in place
-        return float(cross_entropy(net64.forward(x64)["o"], y))
+        return float(cross_entropy(net64.forward(x64)["o"], t))
 
     return grad_check(f, net64.params, grads, eps=eps, tol=tol, max_entries=max_entries,
                       seed=seed, order=order)

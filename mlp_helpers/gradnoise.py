@@ -17,7 +17,7 @@ examples, because one example's dl/dW = x^T dl/dz is an outer product::
 Typical use::
 
     from mlp_helpers import gradnoise, plotting
-    m = gradnoise.measure(net, x[:10_000], y[:10_000], batch_sizes=(1, 4, 16, 64, 256))
+    m = gradnoise.measure(net, x[:10_000], t[:10_000], batch_sizes=(1, 4, 16, 64, 256))
     plotting.gradient_noise({"at initialisation": m})
 """
 import numpy as np
@@ -34,20 +34,20 @@ def flat(grads):
     return np.concatenate([np.ravel(grads[k]) for k in PARAMS]).astype(np.float64)
 
 
-def per_example_sq_norms(net, x, y):
+def per_example_sq_norms(net, x, t):
     """|g_n|^2 for every example: the squared length of its gradient over W, b, V, c.
 
-    Args: net, an MLP; x (N, D) inputs; y (N,) integer labels.
+    Args: net, an MLP; x (N, D) inputs; t (N,) integer labels.
     Returns: float64 array (N,), in float64 arithmetic from one forward pass
     (no loop over examples; see the module docstring).
     """
     _check_net(net)
     x = check_inputs(x, "x", n_features=net.n_in)
-    y = check_labels(y, net.n_out, "y", n_examples=x.shape[0])
+    t = check_labels(t, net.n_out, "t", n_examples=x.shape[0])
     cache = net.forward(x)
     h = cache["h"].astype(np.float64)
     d_o = cache["y"].astype(np.float64)
-    d_o[np.arange(len(y)), y] -= 1.0                                  # y - t, one row per example
+    d_o[np.arange(len(t)), t] -= 1.0                                  # y - t, one row per example
     d_z = (d_o @ net.params["V"].T.astype(np.float64)) * h * (1 - h)  # dl/dz of each example
     sq_dz, sq_do = (d_z ** 2).sum(axis=1), (d_o ** 2).sum(axis=1)
     sq_x, sq_h = (x.astype(np.float64) ** 2).sum(axis=1), (h ** 2).sum(axis=1)
@@ -68,12 +68,12 @@ def minibatch_variance(trace, batch_sizes, n_train):
     return float(trace) / B * (n_train - B) / (n_train - 1)
 
 
-def measure(net, x, y, batch_sizes, draws=128, seed=0):
+def measure(net, x, t, batch_sizes, draws=128, seed=0):
     """Measure the minibatch gradient's noise and length at the network's current weights.
 
     Args:
         net: an MLP (not changed).
-        x: (N, D) inputs, y: (N,) labels: the set g and tr(Sigma) are taken over, and
+        x: (N, D) inputs, t: (N,) labels: the set g and tr(Sigma) are taken over, and
             the minibatches drawn from.
         batch_sizes: the B values (integers in [1, N]).
         draws: minibatches drawn for each B (integer >= 2), each of B distinct examples.
@@ -88,7 +88,7 @@ def measure(net, x, y, batch_sizes, draws=128, seed=0):
     """
     _check_net(net)
     x = check_inputs(x, "x", n_features=net.n_in)
-    y = check_labels(y, net.n_out, "y", n_examples=x.shape[0])
+    t = check_labels(t, net.n_out, "t", n_examples=x.shape[0])
     N = x.shape[0]
     if N < 2:
         raise ValueError(f"x must hold at least 2 examples to measure a spread, got {N}")
@@ -100,8 +100,8 @@ def measure(net, x, y, batch_sizes, draws=128, seed=0):
     draws = check_positive_int(draws, "draws", minimum=2)
     seed = check_positive_int(seed, "seed", minimum=0)
 
-    g = flat(net.loss(x, y)[1])
-    out = {"batch_sizes": batch_sizes, "trace": float(per_example_sq_norms(net, x, y).mean() - g @ g),
+    g = flat(net.loss(x, t)[1])
+    out = {"batch_sizes": batch_sizes, "trace": float(per_example_sq_norms(net, x, t).mean() - g @ g),
            "full_sq_norm": float(g @ g), "n_train": N,
            "variance": [], "variance_se": [], "sq_norm": [], "sq_norm_se": []}
     rng = np.random.default_rng(seed)
@@ -109,7 +109,7 @@ def measure(net, x, y, batch_sizes, draws=128, seed=0):
         dist, length = np.empty(draws), np.empty(draws)
         for i in range(draws):
             idx = rng.choice(N, size=B, replace=False)
-            g_B = flat(net.loss(x[idx], y[idx])[1])      # the mean gradient of the minibatch
+            g_B = flat(net.loss(x[idx], t[idx])[1])      # the mean gradient of the minibatch
             dist[i], length[i] = (g_B - g) @ (g_B - g), g_B @ g_B
         for key, v in (("variance", dist), ("sq_norm", length)):
             out[key].append(float(v.mean()))

@@ -6,9 +6,9 @@ Rows are examples. For a batch x of shape (B, D)::
     h = sigmoid(z)         (B, H)   hidden activation
     o = h @ V + c          (B, K)   logits
     y = softmax(o)         (B, K)   class probabilities
-    l = mean_n -log y[n, label_n]   mean cross-entropy over the batch
+    l = mean_n -log y[n, t_n]       mean cross-entropy over the batch (t_n: row n's label)
 
-and the backward pass, for the mean loss (t is the one-hot target)::
+and the backward pass, for the mean loss (t as one-hot rows)::
 
     dl/do = (y - t) / B                    (B, K)
     dl/dV = h.T @ dl/do,  dl/dc = sum_n dl/do       (H, K), (K,)
@@ -69,15 +69,15 @@ def softmax(o):
     return e
 
 
-def cross_entropy(o, labels):
-    """Mean cross-entropy -log softmax(o)[n, label_n] over the rows, computed via log-softmax.
+def cross_entropy(o, t):
+    """Mean cross-entropy -log softmax(o)[n, t_n] over the rows, computed via log-softmax.
 
-    Args: o, (B, K) logits; labels, (B,) integer classes in [0, K).
+    Args: o, (B, K) logits; t, (B,) integer labels in [0, K).
     Returns a 0-d numpy float of o's dtype. Finite for any finite logits: a hugely
     wrong logit gives a large loss (about the size of the logit gap), never inf.
     """
-    logp = log_softmax(o)
-    return -logp[np.arange(len(labels)), labels].mean()
+    log_y = log_softmax(o)
+    return -log_y[np.arange(len(t)), t].mean()
 
 
 # --------------------------------------------------------------------------------------
@@ -106,34 +106,23 @@ def forward(params, x):
     return {"z": z, "h": h, "o": o, "y": y}
 
 
-def backward(params, x, labels, cache, out=None):
+def backward(params, x, t, cache):
     """Gradients of the mean cross-entropy over the batch with respect to W, b, V, c.
 
-    Args: params and x as for :func:`forward`; labels, (B,) integer classes in [0, K);
-    cache, the dict ``forward(params, x)`` returned; out, None or a dict of arrays
-    shaped like params to write the gradients into.
-    Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,) (``out`` when given).
+    Args: params and x as for :func:`forward`; t, (B,) integer labels in [0, K);
+    cache, the dict ``forward(params, x)`` returned.
+    Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,).
     """
-    h, B = cache["h"], x.shape[0]
-    if out is None:
-        out = {k: np.empty_like(v) for k, v in params.items()}
-    with np.errstate(under="ignore"):   # products of tiny numbers flush to 0: harmless
-        # dl/do = (y - t) / B: softmax and cross-entropy together (report eq. 1.5),
-        # divided by B because the loss is the mean over the batch.
-        d_o = cache["y"].copy()
-        d_o[np.arange(B), labels] -= 1
-        d_o /= B
-        # o = h V + c: dl/dV = h^T dl/do, and dl/dc sums dl/do over the batch.
-        np.matmul(h.T, d_o, out=out["V"])
-        np.sum(d_o, axis=0, out=out["c"])
-        # dl/dh = dl/do V^T; through the sigmoid, dl/dz = dl/dh * h (1 - h).
-        d_z = d_o @ params["V"].T
-        d_z *= h
-        d_z *= 1 - h
-        # z = x W + b: dl/dW = x^T dl/dz, and dl/db sums dl/dz over the batch.
-        np.matmul(x.T, d_z, out=out["W"])
-        np.sum(d_z, axis=0, out=out["b"])
-    return out
+    h, y, B = cache["h"], cache["y"], x.shape[0]
+    t_onehot = np.eye(y.shape[1], dtype=y.dtype)[t]   # row n: 1 at class t_n, else 0
+    d_o = (y - t_onehot) / B        # softmax and cross-entropy together (report eq. 1.5); / B: the mean
+    d_V = h.T @ d_o                 # o = h V + c
+    d_c = d_o.sum(axis=0)
+    d_h = d_o @ params["V"].T       # every o_k depends on every h_j
+    d_z = d_h * h * (1 - h)         # h = sigmoid(z), sigmoid' = h (1 - h)
+    d_W = x.T @ d_z                 # z = x W + b
+    d_b = d_z.sum(axis=0)
+    return {"W": d_W, "b": d_b, "V": d_V, "c": d_c}
 
 
 # --------------------------------------------------------------------------------------
@@ -217,125 +206,90 @@ class MLP:
         Args: x, (B, D) array (cast to ``self.dtype``).
         Returns: dict with 'z' (B, H), 'h' (B, H), 'o' (B, K), 'y' (B, K).
         """
-        return forward(self.params, self._check_x(x))
+        x, _, _ = self._checked(x)
+        return forward(self.params, x)
 
-    def backward(self, x, labels, cache, out=None):
+    def backward(self, x, t, cache):
         """Gradients of the mean cross-entropy with respect to W, b, V, c.
 
-        Args:
-            x: (B, D) inputs; labels: (B,) integer classes in [0, K);
-            cache: the dict from ``forward(x)``;
-            out: optional dict of preallocated arrays shaped and typed like ``params``
-                (e.g. ``{k: np.empty_like(v) for k, v in net.params.items()}``); the
-                gradients are written into it in place.
-        Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,) of ``self.dtype``
-            (``out`` itself when given).
+        Args: x, (B, D) inputs; t, (B,) integer labels in [0, K); cache, the dict from
+        ``forward(x)``.
+        Returns: dict 'W' (D, H), 'b' (H,), 'V' (H, K), 'c' (K,) of ``self.dtype``.
         """
-        x = self._check_x(x)
-        labels = check_labels(labels, self.n_out, "labels", n_examples=x.shape[0])
-        return backward(self.params, x, labels, cache, self._check_out(out))
+        x, t, _ = self._checked(x, t)
+        return backward(self.params, x, t, cache)
 
-    def loss(self, x, y, out=None):
+    def loss(self, x, t):
         """Mean cross-entropy over the batch, and its gradients.
 
-        Args:
-            x: (B, D) inputs (any float or integer dtype; cast to ``self.dtype``).
-            y: (B,) integer labels in [0, K).
-            out: optional dict of preallocated arrays like ``params`` (same shapes and
-                dtype); gradients are written into it in place and it is returned,
-                so a training loop allocates no new gradient arrays per step.
-        Returns:
-            (loss, grads): loss a Python float; grads a dict 'W', 'b', 'V', 'c'
-            (``out`` when given) of ``self.dtype``.
+        Args: x, (B, D) inputs (any float or integer dtype; cast to ``self.dtype``);
+        t, (B,) integer labels in [0, K).
+        Returns: (loss, grads): loss a Python float; grads a dict 'W', 'b', 'V', 'c' of
+        new arrays of ``self.dtype``.
         """
-        x = self._check_x(x)
-        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
-        return self._loss(x, y, self._check_out(out))
-
-    def _loss(self, x, y, out=None):
-        """loss() without input checks, for inner loops that checked the data once."""
+        x, t, _ = self._checked(x, t)
         cache = forward(self.params, x)
-        loss = float(cross_entropy(cache["o"], y))
-        return loss, backward(self.params, x, y, cache, out)
+        return float(cross_entropy(cache["o"], t)), backward(self.params, x, t, cache)
 
     # ---- prediction and evaluation ---------------------------------------------------
 
     def predict_proba(self, x, batch=10_000):
-        """Class probabilities, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks of
+        """Class probabilities y, (B, K) of ``self.dtype``, for x of shape (B, D), in chunks of
         ``batch`` rows (an integer >= 1). Raises ValueError if the weights are not finite."""
-        x = self._check_x(x)
-        batch = check_positive_int(batch, "batch")
-        self._check_finite_params()
-        return np.concatenate([forward(self.params, x[i:i + batch])["y"] for i in range(0, len(x), batch)])
+        x, _, batch = self._checked(x, batch=batch, finite=True)
+        return np.concatenate([cache["y"] for cache in self._passes(x, batch)])
 
     def predict(self, x, batch=10_000):
         """The most probable class for each row: (B,) int64 (``batch`` as in predict_proba).
 
         Raises ValueError if the weights are not finite (after a NaN divergence every
         argmax would be class 0: a plausible-looking answer that means nothing)."""
-        x = self._check_x(x)
-        batch = check_positive_int(batch, "batch")
-        self._check_finite_params()
-        return np.concatenate([self._logits(x[i:i + batch]).argmax(axis=1)
-                               for i in range(0, len(x), batch)]).astype(np.int64)
+        x, _, batch = self._checked(x, batch=batch, finite=True)
+        return np.concatenate([cache["o"].argmax(axis=1) for cache in self._passes(x, batch)]).astype(np.int64)
 
-    def accuracy(self, x, y, batch=10_000):
-        """Fraction of rows whose predicted class equals the label, a float in [0, 1].
+    def accuracy(self, x, t, batch=10_000):
+        """Fraction of rows whose predicted class equals the label t, a float in [0, 1].
 
         Raises ValueError if the weights are not finite (see ``predict``)."""
-        x = self._check_x(x)
-        y = check_labels(y, self.n_out, "y", n_examples=x.shape[0])
-        return float(np.mean(self.predict(x, batch) == y))
+        x, t, batch = self._checked(x, t, batch, finite=True)
+        return self._sums(x, t, batch)[1] / len(x)
+
+    def mean_loss(self, x, t, batch=10_000):
+        """Mean cross-entropy over a (possibly large) set, in chunks of ``batch`` rows, no grads.
+
+        Args: x (N, D); t (N,) integer labels; batch, rows per chunk (>= 1).
+        Returns a Python float (chunk sums are accumulated in float64).
+        """
+        x, t, batch = self._checked(x, t, batch)
+        return self._sums(x, t, batch)[0] / len(x)
+
+    def evaluate(self, x, t, batch=10_000):
+        """(mean_loss(x, t), accuracy(x, t)) from one forward pass instead of two.
+
+        Args as :meth:`mean_loss`. Returns (loss, accuracy): Python floats, the same
+        numbers the two methods give. Raises ValueError if the weights are not finite
+        (see ``predict``)."""
+        x, t, batch = self._checked(x, t, batch, finite=True)
+        total, correct = self._sums(x, t, batch)
+        return total / len(x), correct / len(x)
 
     def params_finite(self):
         """True if every weight and bias is finite (False after a NaN or inf divergence)."""
         return all(np.isfinite(v).all() for v in self.params.values())
 
-    def _check_finite_params(self):
-        if not self.params_finite():
-            bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
-            raise ValueError(
-                f"the network's weights are not finite (params {', '.join(map(repr, bad))} hold NaN or "
-                f"inf), so it has no prediction to give: training diverged. Train a new network "
-                f"with a smaller learning rate")
+    def _passes(self, x, batch):
+        """forward() on x, ``batch`` rows at a time: one cache per chunk."""
+        for i in range(0, len(x), batch):
+            yield forward(self.params, x[i:i + batch])
 
-    def mean_loss(self, x, y, batch=10_000):
-        """Mean cross-entropy over a (possibly large) set, in chunks of ``batch`` rows, no grads.
-
-        Args: x (N, D); y (N,) integer labels; batch, rows per chunk (>= 1).
-        Returns a Python float (chunk sums are accumulated in float64).
-        """
-        x, y, batch = self._check_set(x, y, batch)
-        return self._sums(x, y, batch)[0] / len(x)
-
-    def evaluate(self, x, y, batch=10_000):
-        """(mean_loss(x, y), accuracy(x, y)) from one forward pass instead of two.
-
-        Args as :meth:`mean_loss`. Returns (loss, accuracy): Python floats, the same
-        numbers the two methods give. Raises ValueError if the weights are not finite
-        (see ``predict``)."""
-        x, y, batch = self._check_set(x, y, batch)
-        self._check_finite_params()
-        total, correct = self._sums(x, y, batch)
-        return total / len(x), correct / len(x)
-
-    def _check_set(self, x, y, batch):
-        x = self._check_x(x)
-        return x, check_labels(y, self.n_out, "y", n_examples=x.shape[0]), check_positive_int(batch, "batch")
-
-    def _sums(self, x, y, batch):
+    def _sums(self, x, t, batch):
         """(summed cross-entropy, number of rows whose argmax is the label), in chunks."""
         total, correct = 0.0, 0
-        for i in range(0, len(x), batch):
-            xb, yb = x[i:i + batch], y[i:i + batch]
-            o = self._logits(xb)
-            total += float(cross_entropy(o, yb)) * len(xb)
-            correct += int(np.count_nonzero(o.argmax(axis=1) == yb))
+        for i, cache in zip(range(0, len(x), batch), self._passes(x, batch)):
+            o, t_chunk = cache["o"], t[i:i + batch]
+            total += float(cross_entropy(o, t_chunk)) * len(t_chunk)
+            correct += int(np.count_nonzero(o.argmax(axis=1) == t_chunk))
         return total, correct
-
-    def _logits(self, x):
-        p = self.params
-        return sigmoid(x @ p["W"] + p["b"]) @ p["V"] + p["c"]
 
     # ---- copies ----------------------------------------------------------------------
 
@@ -351,22 +305,22 @@ class MLP:
 
     # ---- checks ----------------------------------------------------------------------
 
-    def _check_x(self, x):
-        x = check_inputs(x, "x", n_features=self.n_in, dtype=self.dtype)
-        return x if x.dtype == self.dtype else x.astype(self.dtype)
-
-    def _check_out(self, out):
-        if out is None:
-            return None
-        if not isinstance(out, dict):
-            raise ValueError(f"out must be a dict of arrays like params or None, got {type(out).__name__}")
-        for k, v in self.params.items():
-            o = out.get(k)
-            if not isinstance(o, np.ndarray) or o.shape != v.shape or o.dtype != v.dtype:
-                got = "missing" if o is None else (
-                    f"shape {o.shape}, dtype {o.dtype}" if isinstance(o, np.ndarray) else type(o).__name__)
-                raise ValueError(f"out[{k!r}] must be an array of shape {v.shape} and dtype {v.dtype}, got {got}")
-        return out
+    def _checked(self, x, t=None, batch=None, finite=False):
+        """The arguments of a public method, checked: x (B, D) cast to ``self.dtype``, t (B,)
+        labels in [0, K) (when given), batch an integer >= 1 (when given); with ``finite``,
+        the weights must be finite. Returns (x, t, batch)."""
+        x = check_inputs(x, "x", n_features=self.n_in, dtype=self.dtype).astype(self.dtype, copy=False)
+        if t is not None:
+            t = check_labels(t, self.n_out, "t", n_examples=x.shape[0])
+        if batch is not None:
+            batch = check_positive_int(batch, "batch")
+        if finite and not self.params_finite():
+            bad = [k for k, v in self.params.items() if not np.isfinite(v).all()]
+            raise ValueError(
+                f"the network's weights are not finite (params {', '.join(map(repr, bad))} hold NaN or "
+                f"inf), so it has no prediction to give: training diverged. Train a new network "
+                f"with a smaller learning rate")
+        return x, t, batch
 
 
 def _glorot_uniform(rng, fan_in, fan_out):

@@ -2,7 +2,7 @@
 
 One SGD step on a batch (batch_size=1 is the report's per-example SGD)::
 
-    loss, grads = net.loss(x_batch, y_batch)     # mean cross-entropy over the batch
+    loss, grads = net.loss(x_batch, t_batch)     # mean cross-entropy over the batch
     for each parameter w:  w -= lr * grads[w]    # step downhill (the report prints +)
 
 ``train`` repeats that over the training set, reshuffled every epoch, and returns a
@@ -24,17 +24,17 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_params,
+from ._checks import (check_factors, check_flag, check_inputs, check_labels, check_params_of,
                       check_positive_float, check_positive_int, check_seed)
 from .blas import limit_threads
 
 __all__ = ["train", "History", "DivergenceRule", "sgd_epoch", "sgd_as_printed"]
 
 
-def sgd_epoch(net, x, y, lr, order):
+def sgd_epoch(net, x, t, lr, order):
     """Per-example SGD over the examples ``order``, written plainly: the reference loop.
 
-    Args: net, an MLP (updated in place); x (N, D) and y (N,) labels; lr > 0; order,
+    Args: net, an MLP (updated in place); x (N, D) and t (N,) labels; lr > 0; order,
     the example indices in the order of the steps (``train`` uses
     ``np.random.default_rng(seed).permutation(N)`` for its first epoch).
     Returns the loss of every step, measured before that step (float64 array). Stops
@@ -42,7 +42,7 @@ def sgd_epoch(net, x, y, lr, order):
     """
     losses = []
     for i in order:
-        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])   # forward and backward on one example
+        loss, grads = net.loss(x[i:i + 1], t[i:i + 1])   # forward and backward on one example
         losses.append(loss)
         if not math.isfinite(loss):
             break
@@ -51,7 +51,7 @@ def sgd_epoch(net, x, y, lr, order):
     return np.array(losses, dtype=np.float64)
 
 
-def sgd_as_printed(net, x, y, lr):
+def sgd_as_printed(net, x, t, lr):
     """One pass of per-example SGD with the update exactly as the report's snippet prints it.
 
     The snippet subtracts only W's step and *assigns* the other three parameters::
@@ -64,25 +64,19 @@ def sgd_as_printed(net, x, y, lr):
 
     Args:
         net: an MLP, modified in place.
-        x: (N, D) float inputs; y: (N,) int64 labels; lr: float > 0.
+        x: (N, D) float inputs; t: (N,) int64 labels; lr: float > 0.
     Returns:
         float, the mean training loss over the pass.
     """
     lr = check_positive_float(lr, "lr")
     total = 0.0
     for i in range(len(x)):
-        loss, grads = net.loss(x[i:i + 1], y[i:i + 1])
+        loss, grads = net.loss(x[i:i + 1], t[i:i + 1])
         net.params["W"] -= lr * grads["W"]
         for name in ("b", "V", "c"):
             net.params[name][...] = lr * grads[name]  # the slip: '=' where '-=' was meant
         total += float(loss)
     return total / len(x)
-
-
-def per_example_steps(order):
-    """The steps of an epoch of per-example SGD: one per example index of ``order``,
-    each of one example. Returns (steps, sizes): ``order`` itself and float64 ones."""
-    return order, np.ones(len(order))
 
 
 class _ReferenceSGD:
@@ -95,13 +89,17 @@ class _ReferenceSGD:
     """
 
     batch_size = 1
-    split = staticmethod(per_example_steps)
 
-    def __init__(self, net, x, y, lr):
-        self.net, self.x, self.y, self.lr = net, x, y, float(lr)
+    def __init__(self, net, x, t, lr):
+        self.net, self.x, self.t, self.lr = net, x, t, float(lr)
+
+    @staticmethod
+    def split(order):
+        """One step per example of ``order``: (steps, sizes) = (order, float64 ones)."""
+        return order, np.ones(len(order))
 
     def run(self, order, losses):
-        done = sgd_epoch(self.net, self.x, self.y, self.lr, order)
+        done = sgd_epoch(self.net, self.x, self.t, self.lr, order)
         losses[:len(done)] = done
         return len(done)
 
@@ -109,7 +107,7 @@ class _ReferenceSGD:
 _warned_no_numba = False
 
 
-def _stepper(net, x, y, lr, batch_size):
+def _stepper(net, x, t, lr, batch_size):
     """The fast stepper for the batch size; the reference loop (warned once) without numba.
 
     numba is imported here, at the first training run, not with the package: a notebook
@@ -117,9 +115,9 @@ def _stepper(net, x, y, lr, batch_size):
     global _warned_no_numba
     from . import _fast
     if batch_size > 1:
-        return _fast.MinibatchSGD(net, x, y, lr, batch_size)
+        return _fast.MinibatchSGD(net, x, t, lr, batch_size)
     if _fast.HAVE_NUMBA:
-        return _fast.PerExampleSGD(net, x, y, lr)
+        return _fast.PerExampleSGD(net, x, t, lr)
     if not _warned_no_numba:
         _warned_no_numba = True
         warnings.warn("numba is not available (not installed, or NUMBA_DISABLE_JIT is set), so per-example "
@@ -127,7 +125,7 @@ def _stepper(net, x, y, lr, batch_size):
                       "(sgd_epoch), some 50 times slower (about 1 ms an example on MNIST instead of 10-20 us); "
                       "pip install numba for the compiled kernel",
                       RuntimeWarning, stacklevel=3)
-    return _ReferenceSGD(net, x, y, lr)
+    return _ReferenceSGD(net, x, t, lr)
 
 
 @dataclass
@@ -235,21 +233,15 @@ class DivergenceRule:
       L0 the untrained network's mean loss on (up to) the first ``N_INITIAL``
       training examples and K the number of classes.
 
-    Why these numbers (measured with 784-300-10 on MNIST subsets and 2-16-2 on the
-    explorer's synthetic data): a healthy per-example run's running loss peaks at
-    its first entry -- every run of notebook 04 (lr 0.001-0.03, 275-300 entries
-    each) at 0.55-0.9 x L0, lr 0.1 on all 55,000 images at 0.46 x L0. Too large a
-    rate holds the loss far above L0: lr 100 at 130-1800 x L0 (2,000 images,
-    batch 1 and 64), lr 10 per-example at 3.5-11 x L0 on MNIST and 17-37 x L0 on
-    the synthetic data. Minibatch runs at large rates (notebook 03's batch 256 at
-    lr 2.56, three seeds) spike to 2.3-4.5 x L0 for one or two entries and then
-    learn, their third entry at most 1.3 x L0: the window of 3 entries lets them.
-    ``L0 + ln K`` keeps the rule sane when L0 is small (a network already
-    trained): the loss must then rise by more than a uniform guess's loss.
+    ``L0 + ln K`` keeps the rule sane when L0 is small (a network already trained):
+    the loss must then rise by more than a uniform guess's loss. The window of 3
+    entries lets a minibatch run at a large rate spike for an entry or two and then
+    learn. The runs that chose FACTOR and WINDOW, and how to measure them again:
+    docs/developers.md, "Divergence".
 
     Usage (what ``train`` does)::
 
-        rule = DivergenceRule.for_network(net, x, y)
+        rule = DivergenceRule.for_network(net, x, t)
         reason = rule.check(history.running_loss)     # None, or why it diverged
     """
 
@@ -263,11 +255,11 @@ class DivergenceRule:
         self.threshold = max(self.FACTOR * self.initial_loss, self.initial_loss + math.log(self.n_classes))
 
     @classmethod
-    def for_network(cls, net, x, y):
-        """The rule for training ``net`` on (x, y): L0 measured on the first N_INITIAL rows."""
+    def for_network(cls, net, x, t):
+        """The rule for training ``net`` on (x, t): L0 measured on the first N_INITIAL rows."""
         n = min(len(x), cls.N_INITIAL)
         with np.errstate(all="ignore"):
-            return cls(net.mean_loss(x[:n], y[:n]), net.n_out)
+            return cls(net.mean_loss(x[:n], t[:n]), net.n_out)
 
     def _too_high(self, what):
         return (f"{what} stayed above {self.threshold:.3g} (max({self.FACTOR:g} x the untrained "
@@ -300,9 +292,9 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
 
     Args:
         net: an MLP; its ``params`` are updated in place.
-        data: a pair (x, y): x (N, D) real array with D == net.n_in (cast to
-            net.dtype), y (N,) integer labels in [0, net.n_out).
-        val: None or a pair (x_val, y_val) like ``data``, evaluated after each epoch.
+        data: a pair (x, t): x (N, D) real array with D == net.n_in (cast to
+            net.dtype), t (N,) integer labels in [0, net.n_out).
+        val: None or a pair (x_val, t_val) like ``data``, evaluated after each epoch.
         lr: learning rate, a finite number > 0. Each step is ``w -= lr * dl/dw``.
         epochs: passes over the data (integer >= 1); reshuffled before each.
         batch_size: examples per step (1 <= batch_size <= N); the loss of a step is
@@ -339,11 +331,11 @@ def train(net, data, val=None, lr=0.01, epochs=5, batch_size=1, seed=0,
     """
     args = _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progress,
                        callback, lr_schedule, eval_train, warn)
-    x, y = args.x, args.y
+    x, t = args.x, args.t
     history = History(lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                       n_train=len(x))
-    stepper = _stepper(net, x, y, args.lr, args.batch_size)
-    run = _Run(history, stepper, args.log_every, callback, DivergenceRule.for_network(net, x, y))
+    stepper = _stepper(net, x, t, args.lr, args.batch_size)
+    run = _Run(history, stepper, args.log_every, callback, DivergenceRule.for_network(net, x, t))
     rng = np.random.default_rng(args.seed)
     bar = _progress_bar(args.progress, args.epochs * len(x))
     try:
@@ -420,11 +412,11 @@ class _Run:
             history.train_loss.append(self.epoch_loss)
             history.epoch_time.append(elapsed)
             if args.eval_train:
-                loss, acc = net.evaluate(args.x, args.y)
+                loss, acc = net.evaluate(args.x, args.t)
                 history.train_loss_after.append(loss)
                 history.train_acc_after.append(acc)
             if args.x_val is not None:
-                loss, acc = net.evaluate(args.x_val, args.y_val)
+                loss, acc = net.evaluate(args.x_val, args.t_val)
                 history.val_loss.append(loss)
                 history.val_acc.append(acc)
         return self._go_on(reason, "epoch", bar)
@@ -448,7 +440,7 @@ def _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progres
                 lr_schedule, eval_train, warn):
     """Every argument of :func:`train`, checked; returns them (x cast to net.dtype) and
     ``rates``, the learning rate of every epoch, as one namespace."""
-    x, y, x_val, y_val = _check_data(net, data, val)
+    x, t, x_val, t_val = _check_data(net, data, val)
     lr = check_positive_float(lr, "lr")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -462,41 +454,34 @@ def _check_args(net, data, val, lr, epochs, batch_size, seed, log_every, progres
         raise ValueError(f"callback must be None or a function callback(event, history), got {callback!r}")
     rates = [lr * factor for factor in _check_schedule(lr_schedule, epochs)]
     eval_train = check_flag(eval_train, "eval_train")
-    return SimpleNamespace(x=x, y=y, x_val=x_val, y_val=y_val, lr=lr, epochs=epochs, batch_size=batch_size,
+    return SimpleNamespace(x=x, t=t, x_val=x_val, t_val=t_val, lr=lr, epochs=epochs, batch_size=batch_size,
                            seed=seed, log_every=log_every, progress=progress, rates=rates,
                            eval_train=eval_train, warn=check_flag(warn, "warn"))
 
 
 def _check_data(net, data, val):
-    """Validate (x, y) and the optional val pair against the network; cast x to net.dtype."""
+    """Validate (x, t) and the optional val pair against the network; cast x to net.dtype."""
     for attr in ("params", "n_in", "n_hidden", "n_out", "dtype", "loss"):
         if not hasattr(net, attr):
             raise ValueError(f"net must be an MLP (with params, n_in, n_hidden, n_out, dtype, loss), "
                              f"got {type(net).__name__}")
     check_params_of(net)
-    x, y = _check_pair(net, data, "data")
-    x_val = y_val = None
+    x, t = _check_pair(net, data, "data")
+    x_val = t_val = None
     if val is not None:
-        x_val, y_val = _check_pair(net, val, "val")
-    return x, y, x_val, y_val
-
-
-def check_params_of(net, finite=True):
-    """net.params checked against the network's sizes and dtype (``check_params``): the
-    four arrays the compiled training loops write into without bounds checks."""
-    return check_params(net.params, net.n_in, net.n_hidden, net.n_out, net.dtype, name="net.params",
-                        finite=finite)
+        x_val, t_val = _check_pair(net, val, "val")
+    return x, t, x_val, t_val
 
 
 def _check_pair(net, pair, name):
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         got = f"a {type(pair).__name__} of length {len(pair)}" if isinstance(pair, (tuple, list)) \
             else type(pair).__name__
-        raise ValueError(f"{name} must be a pair (x, y) of inputs (N, D) and labels (N,), got {got}")
+        raise ValueError(f"{name} must be a pair (x, t) of inputs (N, D) and labels (N,), got {got}")
     x = check_inputs(pair[0], f"{name} x", n_features=net.n_in, dtype=net.dtype)
-    y = check_labels(pair[1], net.n_out, f"{name} y", n_examples=x.shape[0])
+    t = check_labels(pair[1], net.n_out, f"{name} t", n_examples=x.shape[0])
     x = np.ascontiguousarray(x, dtype=net.dtype)
-    return x, y
+    return x, t
 
 
 def _check_schedule(lr_schedule, epochs):

@@ -54,44 +54,44 @@ def report_lines(text):
 # ---------------------------------------------------------------- synthetic data
 
 def test_load_synth_shapes_dtypes_and_balance():
-    (xtr, ytr), (xval, yval), num_classes = load_synth(num_train=3000, num_val=1000, seed=0)
+    (xtr, ttr), (xval, tval), num_classes = load_synth(num_train=3000, num_val=1000, seed=0)
     assert num_classes == 2
     assert xtr.shape == (3000, 2) and xval.shape == (1000, 2)
     assert xtr.dtype == xval.dtype == np.float32
-    assert ytr.dtype == yval.dtype == np.int64
-    assert set(np.unique(ytr)) == {0, 1}
-    assert 0.4 < ytr.mean() < 0.6          # about half the points in each class
+    assert ttr.dtype == tval.dtype == np.int64
+    assert set(np.unique(ttr)) == {0, 1}
+    assert 0.4 < ttr.mean() < 0.6          # about half the points in each class
 
 
 def test_load_synth_is_deterministic_per_seed():
     a = load_synth(num_train=500, num_val=200, seed=3)
     b = load_synth(num_train=500, num_val=200, seed=3)
     c = load_synth(num_train=500, num_val=200, seed=4)
-    for (xa, ya), (xb, yb) in zip(a[:2], b[:2]):
+    for (xa, ya), (xb, tb) in zip(a[:2], b[:2]):
         np.testing.assert_array_equal(xa, xb)
-        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_array_equal(ya, tb)
     assert not np.array_equal(a[0][0], c[0][0])
     assert not np.array_equal(a[1][0], c[1][0])
 
 
 def test_load_synth_streams_train_prefix_and_val_independent():
-    (xs, ys), (vs, _), _ = load_synth(num_train=100, num_val=50, seed=1)
+    (xs, ts), (vs, _), _ = load_synth(num_train=100, num_val=50, seed=1)
     (xl, yl), (vl, _), _ = load_synth(num_train=2000, num_val=50, seed=1)
     np.testing.assert_array_equal(xs, xl[:100])
-    np.testing.assert_array_equal(ys, yl[:100])
+    np.testing.assert_array_equal(ts, yl[:100])
     np.testing.assert_array_equal(vs, vl)
     assert not np.isin(vs[:, 0], xl[:, 0]).any()   # validation points are fresh draws
 
 
 def test_load_synth_classes_overlap_but_follow_the_ellipse():
-    (x, y), _, _ = load_synth(num_train=20_000, num_val=1, seed=0)
-    disagree = np.mean(data.synth_inside(x) != y)
+    (x, t), _, _ = load_synth(num_train=20_000, num_val=1, seed=0)
+    disagree = np.mean(data.synth_inside(x) != t)
     # noisy near the boundary: not separable, yet the ellipse explains ~92%
     assert 0.04 < disagree < 0.12
     # far from the boundary the labels are the rule's
     r = data._ellipse_radius(x)
     far = np.abs(r - 1) > 0.5
-    assert np.mean(data.synth_inside(x[far]) != y[far]) < 0.01
+    assert np.mean(data.synth_inside(x[far]) != t[far]) < 0.01
 
 
 def test_synth_boundary_lies_on_the_ellipse():
@@ -251,29 +251,29 @@ def test_mnist_facts(real_arrays):
 
 @pytest.mark.parametrize("final, sizes", [(False, (55_000, 5_000)), (True, (60_000, 10_000))])
 def test_load_mnist_splits(final, sizes, real_arrays):
-    (xtr, ytr), (xev, yev), num_classes = load_mnist(final=final, verbose=False)
+    (xtr, ttr), (xev, yev), num_classes = load_mnist(final=final, verbose=False)
     assert num_classes == 10
     assert xtr.shape == (sizes[0], 784) and xev.shape == (sizes[1], 784)
-    assert ytr.shape == (sizes[0],) and yev.shape == (sizes[1],)
-    assert xtr.dtype == xev.dtype == np.float32 and ytr.dtype == yev.dtype == np.int64
+    assert ttr.shape == (sizes[0],) and yev.shape == (sizes[1],)
+    assert xtr.dtype == xev.dtype == np.float32 and ttr.dtype == yev.dtype == np.int64
     assert xtr.min() == 0.0 and xtr.max() == 1.0
     # pixels are exactly byte / 255
     np.testing.assert_array_equal(np.rint(xev * 255).astype(np.uint8).reshape(-1, 28, 28),
                                   (real_arrays["train_images"][-5000:] if not final
                                    else real_arrays["test_images"]))
     if not final:   # validation = the last 5,000 training images, in order
-        np.testing.assert_array_equal(np.concatenate([ytr, yev]), real_arrays["train_labels"])
-        assert ytr[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+        np.testing.assert_array_equal(np.concatenate([ttr, yev]), real_arrays["train_labels"])
+        assert ttr[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     else:
         assert yev[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
 
 def test_load_mnist_unflattened_read_only_and_memoised(real_arrays):
-    (x, y), _, _ = load_mnist(final=True, flatten=False, verbose=False)
+    (x, t), _, _ = load_mnist(final=True, flatten=False, verbose=False)
     (x2, _), _, _ = load_mnist(final=False, verbose=False)
     assert x.shape == (60_000, 28, 28) and x.dtype == np.float32
     assert np.shares_memory(x, x2)                    # one in-process copy
-    assert not x.flags.writeable and not y.flags.writeable
+    assert not x.flags.writeable and not t.flags.writeable
     with pytest.raises(ValueError, match="read-only"):
         x2[0, 0] = 1.0
 
@@ -625,12 +625,12 @@ def test_no_download_switch_and_quiet_mode(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- a head of MNIST alone
 
 def test_the_head_of_mnist_is_load_mnists_rows_exactly(real_arrays):
-    (x, y), (xv, yv), k = data.load_mnist_head(300, 120, verbose=False)
-    (x_all, y_all), (xv_all, yv_all), _ = load_mnist(final=False, verbose=False)
+    (x, t), (xv, tv), k = data.load_mnist_head(300, 120, verbose=False)
+    (x_all, t_all), (xv_all, yv_all), _ = load_mnist(final=False, verbose=False)
     assert k == 10 and x.shape == (300, 784) and xv.shape == (120, 784)
-    assert x.dtype == np.float32 and y.dtype == np.int64 and not x.flags.writeable
-    assert np.array_equal(x, x_all[:300]) and np.array_equal(y, y_all[:300])
-    assert np.array_equal(xv, xv_all[:120]) and np.array_equal(yv, yv_all[:120])
+    assert x.dtype == np.float32 and t.dtype == np.int64 and not x.flags.writeable
+    assert np.array_equal(x, x_all[:300]) and np.array_equal(t, t_all[:300])
+    assert np.array_equal(xv, xv_all[:120]) and np.array_equal(tv, yv_all[:120])
     (x, _), (xv, _), _ = data.load_mnist_head(55_000, 5_000, verbose=False)     # the whole split
     assert np.array_equal(x, x_all) and np.array_equal(xv, xv_all)
 

@@ -149,10 +149,10 @@ def test_workers_do_not_change_the_histories(synth):
 
 
 def test_train_run_returns_the_trained_network(synth):
-    (x_train, y_train), (x_val, y_val), n_classes = synth
+    (x_train, t_train), (x_val, t_val), n_classes = synth
     net, history = experiments.train_run(small(0.5, seed=4), synth)
     assert (net.n_in, net.n_hidden, net.n_out) == (2, 6, n_classes)
-    assert net.accuracy(x_val, y_val) == pytest.approx(history.val_acc[-1])
+    assert net.accuracy(x_val, t_val) == pytest.approx(history.val_acc[-1])
 
 
 # --------------------------------------------------------------------------- summaries
@@ -295,13 +295,13 @@ def test_comparison_table_puts_ours_next_to_the_report():
 def test_sgd_as_printed_assigns_b_V_c_and_descends_W(synth):
     from mlp_helpers import MLP
 
-    (x, y), _, _ = synth
+    (x, t), _, _ = synth
     lr = 0.5
     net = MLP(2, 6, 2, seed=0)
-    experiments.sgd_as_printed(net, x[:10], y[:10], lr)
+    experiments.sgd_as_printed(net, x[:10], t[:10], lr)
     before = {k: v.copy() for k, v in net.params.items()}
-    _, grads = net.loss(x[10:11], y[10:11])
-    loss = experiments.sgd_as_printed(net, x[10:11], y[10:11], lr)
+    _, grads = net.loss(x[10:11], t[10:11])
+    loss = experiments.sgd_as_printed(net, x[10:11], t[10:11], lr)
     assert math.isfinite(loss)
     np.testing.assert_allclose(net.params["W"], before["W"] - lr * grads["W"], rtol=1e-6)
     for name in ("b", "V", "c"):  # the learned values are gone: each holds one scaled gradient
@@ -398,8 +398,8 @@ def test_train_run_uses_subset_init_schedule_and_eval_train(synth):
     config = small(0.5, n_train=50, lr_schedule=(1, 0.5), eval_train=True, init="zeros")
     net, history = experiments.train_run(config, synth)
     assert history.n_train == 50 and history.epoch_lr == [0.5, 0.25]
-    (x_train, y_train), _, _ = synth
-    assert history.train_loss_after[-1] == pytest.approx(net.mean_loss(x_train[:50], y_train[:50]))
+    (x_train, t_train), _, _ = synth
+    assert history.train_loss_after[-1] == pytest.approx(net.mean_loss(x_train[:50], t_train[:50]))
     W = net.params["W"]
     assert np.allclose(W, W[:, :1])          # zeros: every hidden unit the same, forever
     with pytest.raises(ValueError, match=r"config.n_train must be at most the 240 training images, got 241"):

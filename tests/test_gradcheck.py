@@ -26,12 +26,12 @@ def _mlp_problem(seed=0):
     net = MLP(4, 5, 3, seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(3, 4))
-    y = rng.integers(0, 3, size=3)
+    t = rng.integers(0, 3, size=3)
 
     def f(p):                     # p is net.params, perturbed in place by grad_check
-        return float(cross_entropy(net.forward(x)["o"], y))
+        return float(cross_entropy(net.forward(x)["o"], t))
 
-    return net, x, y, f
+    return net, x, t, f
 
 
 def test_tolerance_is_stated():
@@ -62,8 +62,8 @@ def test_params_are_restored_exactly():
 
 
 def test_flipped_sign_is_caught_and_named():
-    net, x, y, f = _mlp_problem()
-    _, grads = net.loss(x, y)
+    net, x, t, f = _mlp_problem()
+    _, grads = net.loss(x, t)
     grads["W"] = -grads["W"]                       # the report's w + alpha * grad, in spirit
     report = grad_check(f, net.params, grads)
     assert not report.passed
@@ -76,8 +76,8 @@ def test_flipped_sign_is_caught_and_named():
 
 
 def test_a_single_wrong_entry_is_located():
-    net, x, y, f = _mlp_problem(seed=1)
-    _, grads = net.loss(x, y)
+    net, x, t, f = _mlp_problem(seed=1)
+    _, grads = net.loss(x, t)
     grads["V"][2, 1] *= 2                          # a missing 1/2 somewhere: relative error 1/3
     report = grad_check(f, net.params, grads)
     assert report.worst == "V"
@@ -92,18 +92,18 @@ def test_a_single_wrong_entry_is_located():
 
 
 def test_f_may_return_loss_and_grads():
-    net, x, y, _ = _mlp_problem(seed=2)
-    report = grad_check(lambda p: net.loss(x, y), net.params)
+    net, x, t, _ = _mlp_problem(seed=2)
+    report = grad_check(lambda p: net.loss(x, t), net.params)
     assert report.passed, report
 
 
 def test_random_subset_of_entries_is_seeded():
     net = MLP(30, 20, 4, seed=0, dtype=np.float64)
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(2, 30)), np.array([1, 3])
-    r1 = check_mlp(net, x, y, max_entries=10, seed=3)
-    r2 = check_mlp(net, x, y, max_entries=10, seed=3)
-    r3 = check_mlp(net, x, y, max_entries=10, seed=4)
+    x, t = rng.normal(size=(2, 30)), np.array([1, 3])
+    r1 = check_mlp(net, x, t, max_entries=10, seed=3)
+    r2 = check_mlp(net, x, t, max_entries=10, seed=3)
+    r3 = check_mlp(net, x, t, max_entries=10, seed=4)
     assert r1["W"].n_checked == 10 and r1["c"].n_checked == 4
     assert np.isnan(r1["W"].numeric).sum() == 30 * 20 - 10
     np.testing.assert_array_equal(np.isnan(r1["W"].numeric), np.isnan(r2["W"].numeric))
@@ -151,6 +151,6 @@ def test_bad_arguments():
 
 def test_bad_seed_is_refused_like_everywhere_else():
     net = MLP(3, 4, 2, dtype=np.float64)
-    x, y = np.ones((2, 3)), np.array([0, 1])
+    x, t = np.ones((2, 3)), np.array([0, 1])
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got 'a' \(str\)"):
-        check_mlp(net, x, y, seed="a")
+        check_mlp(net, x, t, seed="a")

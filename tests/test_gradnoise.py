@@ -14,19 +14,19 @@ def small():
     rng = np.random.default_rng(3)
     net = MLP(4, 5, 3, seed=1, dtype=np.float64)
     x = rng.normal(size=(7, 4))
-    y = np.array([0, 1, 2, 0, 1, 2, 2])
-    return net, x, y
+    t = np.array([0, 1, 2, 0, 1, 2, 2])
+    return net, x, t
 
 
-def _per_example_gradients(net, x, y):
+def _per_example_gradients(net, x, t):
     """(N, P) matrix: row n is example n's gradient, from net.loss on that example alone."""
-    return np.array([gradnoise.flat(net.loss(x[n:n + 1], y[n:n + 1])[1]) for n in range(len(x))])
+    return np.array([gradnoise.flat(net.loss(x[n:n + 1], t[n:n + 1])[1]) for n in range(len(x))])
 
 
 def test_per_example_sq_norms_equal_the_gradients_of_single_examples(small):
-    net, x, y = small
-    g_n = _per_example_gradients(net, x, y)
-    np.testing.assert_allclose(gradnoise.per_example_sq_norms(net, x, y), (g_n ** 2).sum(axis=1), rtol=1e-12)
+    net, x, t = small
+    g_n = _per_example_gradients(net, x, t)
+    np.testing.assert_allclose(gradnoise.per_example_sq_norms(net, x, t), (g_n ** 2).sum(axis=1), rtol=1e-12)
 
 
 def test_minibatch_variance_exact_values():
@@ -35,8 +35,8 @@ def test_minibatch_variance_exact_values():
 
 def test_minibatch_variance_is_the_mean_over_every_minibatch(small):
     # the mean of |g_B - g|^2 over all subsets of B distinct examples is tr(Sigma)/B (N-B)/(N-1)
-    net, x, y = small
-    g_n = _per_example_gradients(net, x, y)
+    net, x, t = small
+    g_n = _per_example_gradients(net, x, t)
     g = g_n.mean(axis=0)
     trace = ((g_n - g) ** 2).sum(axis=1).mean()
     for B in range(1, 8):
@@ -46,9 +46,9 @@ def test_minibatch_variance_is_the_mean_over_every_minibatch(small):
 
 
 def test_measure_trace_and_full_gradient(small):
-    net, x, y = small
-    g_n = _per_example_gradients(net, x, y)
-    m = gradnoise.measure(net, x, y, batch_sizes=[1, 7], draws=5, seed=0)
+    net, x, t = small
+    g_n = _per_example_gradients(net, x, t)
+    m = gradnoise.measure(net, x, t, batch_sizes=[1, 7], draws=5, seed=0)
     g = g_n.mean(axis=0)
     assert m["n_train"] == 7 and m["batch_sizes"] == [1, 7]
     np.testing.assert_allclose(m["full_sq_norm"], g @ g, rtol=1e-12)
@@ -61,18 +61,18 @@ def test_measure_trace_and_full_gradient(small):
 
 
 def test_measure_is_seeded_and_leaves_the_net_alone(small):
-    net, x, y = small
+    net, x, t = small
     before = {k: v.copy() for k, v in net.params.items()}
-    a = gradnoise.measure(net, x, y, batch_sizes=[2, 3], draws=10, seed=4)
-    b = gradnoise.measure(net, x, y, batch_sizes=[2, 3], draws=10, seed=4)
+    a = gradnoise.measure(net, x, t, batch_sizes=[2, 3], draws=10, seed=4)
+    b = gradnoise.measure(net, x, t, batch_sizes=[2, 3], draws=10, seed=4)
     assert a == b
     assert all(np.array_equal(net.params[k], before[k]) for k in before)
 
 
 def test_measure_follows_the_law_on_average(small):
     # many draws at B = 2 and 3: the measured mean within 4 standard errors of the law
-    net, x, y = small
-    m = gradnoise.measure(net, x, y, batch_sizes=[2, 3], draws=4000, seed=0)
+    net, x, t = small
+    m = gradnoise.measure(net, x, t, batch_sizes=[2, 3], draws=4000, seed=0)
     law = gradnoise.minibatch_variance(m["trace"], [2, 3], 7)
     assert np.all(np.abs(np.array(m["variance"]) - law) < 4 * np.array(m["variance_se"]))
 
@@ -86,16 +86,16 @@ def test_measure_follows_the_law_on_average(small):
     (dict(batch_sizes=[1], seed=-1), r"seed must be an integer >= 0, got -1"),
 ])
 def test_measure_bad_arguments(small, kwargs, message):
-    net, x, y = small
+    net, x, t = small
     with pytest.raises(ValueError, match=message):
-        gradnoise.measure(net, x, y, **kwargs)
+        gradnoise.measure(net, x, t, **kwargs)
 
 
 def test_bad_inputs():
     net = MLP(4, 5, 3, seed=1, dtype=np.float64)
     with pytest.raises(ValueError, match=r"net must be an MLP"):
         gradnoise.measure(object(), np.zeros((3, 4)), np.zeros(3, int), [1])
-    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"t must be class labels in \[0, 3\)"):
         gradnoise.per_example_sq_norms(net, np.zeros((3, 4)), np.array([0, 1, 3]))
     with pytest.raises(ValueError, match=r"x must hold at least 2 examples"):
         gradnoise.measure(net, np.zeros((1, 4)), np.zeros(1, int), [1])

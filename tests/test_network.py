@@ -15,8 +15,8 @@ DTYPES = [np.float32, np.float64]
 def _batch(B=6, D=4, K=3, seed=0, dtype=np.float32):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(B, D)).astype(dtype)
-    y = rng.integers(0, K, size=B)
-    return x, y
+    t = rng.integers(0, K, size=B)
+    return x, t
 
 
 @pytest.fixture
@@ -35,17 +35,17 @@ def test_shapes_and_dtypes(dtype):
     assert (net.n_in, net.n_hidden, net.n_out, net.dtype) == (4, 5, 3, np.dtype(dtype))
     shapes = {k: v.shape for k, v in net.params.items()}
     assert shapes == {"W": (4, 5), "b": (5,), "V": (5, 3), "c": (3,)}
-    x, y = _batch(B=6)
+    x, t = _batch(B=6)
     out = net.forward(x)
     assert {k: v.shape for k, v in out.items()} == {"z": (6, 5), "h": (6, 5), "o": (6, 3), "y": (6, 3)}
     assert all(v.dtype == dtype for v in out.values())
-    loss, grads = net.loss(x, y)
+    loss, grads = net.loss(x, t)
     assert type(loss) is float
     assert all(grads[k].shape == net.params[k].shape and grads[k].dtype == dtype for k in grads)
     assert net.predict(x).dtype == np.int64 and net.predict(x).shape == (6,)
     assert net.predict_proba(x).shape == (6, 3)
-    acc = net.accuracy(x, y)
-    assert type(acc) is float and acc == np.mean(out["y"].argmax(1) == y)
+    acc = net.accuracy(x, t)
+    assert type(acc) is float and acc == np.mean(out["y"].argmax(1) == t)
 
 
 def test_forward_follows_the_equations():
@@ -67,10 +67,10 @@ def test_forward_follows_the_equations():
 
 def test_input_of_other_dtype_is_cast():
     net = MLP(4, 5, 3, dtype=np.float32)
-    x64, y = _batch(dtype=np.float64)
+    x64, t = _batch(dtype=np.float64)
     assert net.forward(x64)["y"].dtype == np.float32
-    assert net.loss(x64, y)[1]["W"].dtype == np.float32
-    assert net.loss(x64, y)[0] == net.loss(x64.astype(np.float32), y)[0]
+    assert net.loss(x64, t)[1]["W"].dtype == np.float32
+    assert net.loss(x64, t)[0] == net.loss(x64.astype(np.float32), t)[0]
     assert net.predict(np.zeros((2, 4), dtype=np.uint8)).shape == (2,)
 
 
@@ -111,8 +111,8 @@ def test_copy_and_astype_are_independent():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gradient_check_float64(seed):
     net = MLP(4, 5, 3, seed=seed, dtype=np.float64)
-    x, y = _batch(B=4, seed=seed + 10, dtype=np.float64)
-    report = check_mlp(net, x, y)
+    x, t = _batch(B=4, seed=seed + 10, dtype=np.float64)
+    report = check_mlp(net, x, t)
     assert report.max_rel_error < TOLERANCE, report
 
 
@@ -122,8 +122,8 @@ def test_gradient_check_after_some_training_and_on_a_subset_of_a_wide_layer():
     rng = np.random.default_rng(0)
     net.params["b"][:] = rng.normal(size=30)
     net.params["c"][:] = rng.normal(size=4)
-    x, y = _batch(B=3, D=20, K=4, seed=1, dtype=np.float64)
-    report = check_mlp(net, x, y, max_entries=40, seed=0)
+    x, t = _batch(B=3, D=20, K=4, seed=1, dtype=np.float64)
+    report = check_mlp(net, x, t, max_entries=40, seed=0)
     assert report["W"].n_checked == 40 and report["V"].n_checked == 40 and report["c"].n_checked == 4
     assert report.max_rel_error < TOLERANCE, report
 
@@ -134,10 +134,10 @@ def test_scalar_and_numpy_agree_on_one_example(seed):
     rng = np.random.default_rng(seed)
     net.params["b"][:] = rng.normal(size=5)
     net.params["c"][:] = rng.normal(size=3)
-    x, y = _batch(B=1, seed=seed, dtype=np.float64)
-    loss, grads = net.loss(x, y)
+    x, t = _batch(B=1, seed=seed, dtype=np.float64)
+    loss, grads = net.loss(x, t)
     p = {k: v.tolist() for k, v in net.params.items()}
-    s_loss, s_grads = scalar.forward_backward(x[0].tolist(), int(y[0]), p["W"], p["b"], p["V"], p["c"])
+    s_loss, s_grads = scalar.forward_backward(x[0].tolist(), int(t[0]), p["W"], p["b"], p["V"], p["c"])
     assert abs(loss - s_loss) < 1e-12
     for k in "WbVc":
         np.testing.assert_allclose(grads[k], np.array(s_grads[k]), rtol=1e-12, atol=1e-12)
@@ -149,11 +149,11 @@ def test_scalar_and_numpy_agree_on_one_example(seed):
 
 def test_batch_gradient_is_the_mean_of_scalar_gradients():
     net = MLP(3, 4, 2, seed=4, dtype=np.float64)
-    x, y = _batch(B=5, D=3, K=2, seed=4, dtype=np.float64)
-    loss, grads = net.loss(x, y)
+    x, t = _batch(B=5, D=3, K=2, seed=4, dtype=np.float64)
+    loss, grads = net.loss(x, t)
     p = {k: v.tolist() for k, v in net.params.items()}
-    per_row = [scalar.forward_backward(xi.tolist(), int(yi), p["W"], p["b"], p["V"], p["c"])
-               for xi, yi in zip(x, y)]
+    per_row = [scalar.forward_backward(xi.tolist(), int(ti), p["W"], p["b"], p["V"], p["c"])
+               for xi, ti in zip(x, t)]
     assert loss == pytest.approx(np.mean([l for l, _ in per_row]), abs=1e-12)
     for k in "WbVc":
         mean = np.mean([np.array(g[k]) for _, g in per_row], axis=0)
@@ -163,63 +163,42 @@ def test_batch_gradient_is_the_mean_of_scalar_gradients():
 def test_float32_gradients_close_to_float64():
     net32 = MLP(10, 8, 4, seed=0, dtype=np.float32)
     net64 = net32.astype(np.float64)
-    x, y = _batch(B=16, D=10, K=4, seed=0, dtype=np.float32)
-    l32, g32 = net32.loss(x, y)
-    l64, g64 = net64.loss(x, y)
+    x, t = _batch(B=16, D=10, K=4, seed=0, dtype=np.float32)
+    l32, g32 = net32.loss(x, t)
+    l64, g64 = net64.loss(x, t)
     assert l32 == pytest.approx(l64, rel=1e-6)
     for k in "WbVc":
         np.testing.assert_allclose(g32[k], g64[k], rtol=1e-4, atol=1e-6 * np.abs(g64[k]).max())
 
 
-# ---- preallocated gradient buffers ------------------------------------------------------
+# ---- backward: the maths alone ---------------------------------------------------------
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_loss_writes_into_out_buffers(dtype):
-    net = MLP(4, 5, 3, seed=0, dtype=dtype)
-    x, y = _batch(dtype=dtype)
-    buf = {k: np.full_like(v, np.nan) for k, v in net.params.items()}
-    ids = {k: id(v) for k, v in buf.items()}
-    loss, fresh = net.loss(x, y)
-    loss_buf, grads = net.loss(x, y, out=buf)
-    assert grads is buf and {k: id(v) for k, v in grads.items()} == ids
-    assert loss_buf == loss
+def test_backward_with_cache_matches_loss_and_the_chain_rule():
+    net = MLP(4, 5, 3, seed=1, dtype=np.float64)
+    x, t = _batch(dtype=np.float64)
+    _, grads = net.loss(x, t)
+    cache = net.forward(x)
+    back = net.backward(x, t, cache)
+    p, h, B = net.params, cache["h"], len(x)
+    d_o = (cache["y"] - np.eye(3)[t]) / B            # dl/do = (y - t) / B
+    d_h = d_o @ p["V"].T                             # dl/dh
+    d_z = d_h * h * (1 - h)
+    want = {"W": x.T @ d_z, "b": d_z.sum(0), "V": h.T @ d_o, "c": d_o.sum(0)}
     for k in "WbVc":
-        np.testing.assert_array_equal(buf[k], fresh[k])
-    # a second call overwrites (does not accumulate)
-    net.loss(x, y, out=buf)
-    np.testing.assert_array_equal(buf["W"], fresh["W"])
-
-
-def test_backward_with_cache_matches_loss():
-    net = MLP(4, 5, 3, seed=1)
-    x, y = _batch()
-    _, grads = net.loss(x, y)
-    buf = {k: np.empty_like(v) for k, v in net.params.items()}
-    assert net.backward(x, y, net.forward(x), out=buf) is buf
-    for k in "WbVc":
-        np.testing.assert_array_equal(buf[k], grads[k])
-
-
-def test_bad_out_buffers():
-    net = MLP(4, 5, 3)
-    x, y = _batch()
-    buf = {k: np.empty_like(v) for k, v in net.params.items()}
-    with pytest.raises(ValueError, match=r"out\['V'\] must be an array of shape \(5, 3\) and dtype float32, got shape \(3, 5\)"):
-        net.loss(x, y, out={**buf, "V": np.empty((3, 5), np.float32)})
-    with pytest.raises(ValueError, match=r"out\['b'\] must be an array of shape \(5,\) and dtype float32, got shape \(5,\), dtype float64"):
-        net.loss(x, y, out={**buf, "b": np.empty(5)})
-    with pytest.raises(ValueError, match=r"out\['c'\] .* got missing"):
-        net.loss(x, y, out={k: buf[k] for k in "WbV"})
+        np.testing.assert_array_equal(back[k], grads[k])
+        np.testing.assert_allclose(back[k], want[k], rtol=1e-14, atol=1e-16)
+    # fresh arrays every call: nothing is shared with the weights or an earlier call
+    assert all(back[k] is not grads[k] and back[k] is not p[k] for k in "WbVc")
 
 
 # ---- evaluation -------------------------------------------------------------------------
 
 def test_mean_loss_in_chunks_equals_the_loss():
     net = MLP(4, 5, 3, seed=0, dtype=np.float64)
-    x, y = _batch(B=10, dtype=np.float64)
-    whole, _ = net.loss(x, y)
-    assert net.mean_loss(x, y, batch=3) == pytest.approx(whole, rel=1e-14)
-    assert net.mean_loss(x, y) == pytest.approx(whole, rel=1e-14)
+    x, t = _batch(B=10, dtype=np.float64)
+    whole, _ = net.loss(x, t)
+    assert net.mean_loss(x, t, batch=3) == pytest.approx(whole, rel=1e-14)
+    assert net.mean_loss(x, t) == pytest.approx(whole, rel=1e-14)
     np.testing.assert_allclose(net.predict_proba(x, batch=4), net.forward(x)["y"], rtol=1e-15)
     np.testing.assert_array_equal(net.predict(x, batch=3), net.forward(x)["y"].argmax(1))
 
@@ -227,9 +206,9 @@ def test_mean_loss_in_chunks_equals_the_loss():
 @pytest.mark.parametrize("batch", [3, 10_000])
 def test_evaluate_gives_mean_loss_and_accuracy_in_one_pass(batch):
     net = MLP(4, 5, 3, seed=0)
-    x, y = _batch(B=10)
-    assert net.evaluate(x, y, batch=batch) == (net.mean_loss(x, y, batch=batch), net.accuracy(x, y, batch=batch))
-    loss, acc = net.evaluate(x, y, batch=batch)
+    x, t = _batch(B=10)
+    assert net.evaluate(x, t, batch=batch) == (net.mean_loss(x, t, batch=batch), net.accuracy(x, t, batch=batch))
+    loss, acc = net.evaluate(x, t, batch=batch)
     assert type(loss) is float and type(acc) is float and 0 <= acc <= 1
 
 
@@ -294,9 +273,9 @@ def net():
 
 
 def test_bad_x(net):
-    x, y = _batch()
+    x, t = _batch()
     with pytest.raises(ValueError, match=r"x must have 4 columns \(one per input\), got shape \(6, 3\)"):
-        net.loss(x[:, :3], y)
+        net.loss(x[:, :3], t)
     with pytest.raises(ValueError, match=r"x must be 2-D with shape \(N, D\).*got shape \(4,\)"):
         net.forward(x[0])
     with pytest.raises(ValueError, match=r"x is empty \(shape \(0, 4\)\)"):
@@ -305,10 +284,10 @@ def test_bad_x(net):
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match=r"x must be finite, but 1 entries are NaN or inf "
                                          r"\(the first, at row 2, column 1, is nan\)"):
-        net.loss(bad, y)
+        net.loss(bad, t)
     bad[3, 0] = np.inf
     with pytest.raises(ValueError, match=r"x must be finite, but 2 entries"):
-        net.accuracy(bad, y)
+        net.accuracy(bad, t)
     for value in (np.inf, -np.inf):          # alone, an inf is the largest or the smallest entry
         one = x.copy()
         one[5, 3] = value
@@ -319,17 +298,17 @@ def test_bad_x(net):
 
 
 def test_bad_labels(net):
-    x, y = _batch()
-    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 3\), got values from -1"):
+    x, t = _batch()
+    with pytest.raises(ValueError, match=r"t must be class labels in \[0, 3\), got values from -1"):
         net.loss(x, np.array([0, 1, 2, -1, 0, 1]))
-    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 3\), got values from 0 to 3"):
+    with pytest.raises(ValueError, match=r"t must be class labels in \[0, 3\), got values from 0 to 3"):
         net.accuracy(x, np.array([0, 1, 2, 3, 0, 1]))
-    with pytest.raises(ValueError, match=r"y must hold integer class labels, got dtype float64"):
-        net.loss(x, y.astype(np.float64))
-    with pytest.raises(ValueError, match=r"y must have one label per row of x \(6\), got 5"):
-        net.mean_loss(x, y[:5])
-    with pytest.raises(ValueError, match=r"y must be 1-D integer labels"):
-        net.loss(x, y[:, None])
+    with pytest.raises(ValueError, match=r"t must hold integer class labels, got dtype float64"):
+        net.loss(x, t.astype(np.float64))
+    with pytest.raises(ValueError, match=r"t must have one label per row of x \(6\), got 5"):
+        net.mean_loss(x, t[:5])
+    with pytest.raises(ValueError, match=r"t must be 1-D integer labels"):
+        net.loss(x, t[:, None])
 
 
 @pytest.mark.parametrize("args,kwargs,match", [
@@ -351,9 +330,9 @@ def test_bad_constructor_arguments(args, kwargs, match):
 
 
 def test_bad_mean_loss_batch(net):
-    x, y = _batch()
+    x, t = _batch()
     with pytest.raises(ValueError, match=r"batch must be an integer >= 1, got 0"):
-        net.mean_loss(x, y, batch=0)
+        net.mean_loss(x, t, batch=0)
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "accuracy", "evaluate"])
@@ -363,37 +342,37 @@ def test_bad_mean_loss_batch(net):
     (2.5, r"batch must be an integer >= 1, got 2.5 \(float\)"),
 ])
 def test_bad_prediction_batch(net, method, batch, match):
-    x, y = _batch()
-    args = (x, y) if method in ("accuracy", "evaluate") else (x,)
+    x, t = _batch()
+    args = (x, t) if method in ("accuracy", "evaluate") else (x,)
     with pytest.raises(ValueError, match=match):
         getattr(net, method)(*args, batch=batch)
     assert net.predict(x, batch=4).tolist() == net.predict(x).tolist()     # chunks agree
 
 
 def test_finiteness_is_checked_after_the_cast_to_the_network_dtype(net):
-    x, y = _batch(dtype=np.float64)
+    x, t = _batch(dtype=np.float64)
     x[4, 2] = 1e39                          # finite in float64, inf in float32
-    for call in (lambda: net.loss(x, y), lambda: net.predict(x), lambda: net.mean_loss(x, y)):
+    for call in (lambda: net.loss(x, t), lambda: net.predict(x), lambda: net.mean_loss(x, t)):
         with pytest.raises(ValueError, match=r"x must be finite in float32 \(\|x\| <= 3.403e\+38.*"
                                              r"1 entries are out of that range \(the first, at row 4, "
                                              r"column 2, is 1e\+39, which would become inf\)"):
             call()
     # a float64 network takes the same value, and float32 takes its own largest finite number
-    assert np.isfinite(MLP(4, 5, 3, dtype=np.float64).loss(x, y)[0])
+    assert np.isfinite(MLP(4, 5, 3, dtype=np.float64).loss(x, t)[0])
     x[4, 2] = np.finfo(np.float32).max
     net.predict(x)
 
 
 def test_a_network_with_non_finite_weights_refuses_to_predict(net):
-    x, y = _batch()
+    x, t = _batch()
     net.params["V"][1, 2] = np.nan
-    for call in (lambda: net.predict(x), lambda: net.predict_proba(x), lambda: net.accuracy(x, y),
-                 lambda: net.evaluate(x, y)):
+    for call in (lambda: net.predict(x), lambda: net.predict_proba(x), lambda: net.accuracy(x, t),
+                 lambda: net.evaluate(x, t)):
         with pytest.raises(ValueError, match=r"the network's weights are not finite \(params 'V' hold "
                                              r"NaN or inf\).*training diverged.*smaller learning rate"):
             call()
     assert not net.params_finite()
-    assert np.isnan(net.mean_loss(x, y))    # the loss says NaN itself: no plausible number
+    assert np.isnan(net.mean_loss(x, t))    # the loss says NaN itself: no plausible number
 
 
 # ---- MLP.from_params: the scalar network's nested lists -> a numpy network ----------------

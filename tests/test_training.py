@@ -22,29 +22,29 @@ needs_numba = pytest.mark.skipif(not _fast.HAVE_NUMBA, reason="numba not install
 
 @pytest.fixture(scope="module")
 def synth():
-    (x, y), (xv, yv), k = load_synth(num_train=600, num_val=200, seed=1)
-    return x, y, xv, yv, k
+    (x, t), (xv, tv), k = load_synth(num_train=600, num_val=200, seed=1)
+    return x, t, xv, tv, k
 
 
 def sparse_data(n=200, d=30, k=4, seed=0, density=0.2):
     """MNIST-like inputs: mostly zeros, the rest in (0, 1]; a learnable labelling."""
     rng = np.random.default_rng(seed)
     x = rng.random((n, d)) * (rng.random((n, d)) < density)
-    y = (x @ rng.standard_normal((d, k))).argmax(axis=1).astype(np.int64)
-    return x, y
+    t = (x @ rng.standard_normal((d, k))).argmax(axis=1).astype(np.int64)
+    return x, t
 
 
-def plain_sgd(net, x, y, order, lr):
+def plain_sgd(net, x, t, order, lr):
     """The reference loop: net.loss on one example, then w -= lr * grad."""
-    return sgd_epoch(net, x, y, lr, order)
+    return sgd_epoch(net, x, t, lr, order)
 
 
 # ---- the fast loops do the same maths as the plain loop ---------------------------------
 
 @pytest.fixture(scope="module")
 def mnist_2000():
-    (x, y), _, _ = load_mnist(final=False, verbose=False)
-    return x[:2000], y[:2000]
+    (x, t), _, _ = load_mnist(final=False, verbose=False)
+    return x[:2000], t[:2000]
 
 
 # float64: the compiled kernel and the reference loop round differently only in the last
@@ -59,14 +59,14 @@ KERNEL_TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
 def test_per_example_kernel_equals_the_reference_loop(mnist_2000, dtype):
     """One epoch on 2,000 MNIST images, 784-300-10, the same order: the compiled kernel
     (_fast.sgd_steps) against sgd_epoch (net.loss, then w -= lr * g)."""
-    x, y = mnist_2000
+    x, t = mnist_2000
     x = x.astype(dtype)
     tol = KERNEL_TOLERANCE[dtype]
     ref, fast = MLP(784, 300, 10, seed=0, dtype=dtype), MLP(784, 300, 10, seed=0, dtype=dtype)
     order = np.random.default_rng(0).permutation(len(x))
-    expected = sgd_epoch(ref, x, y, 0.01, order)
+    expected = sgd_epoch(ref, x, t, 0.01, order)
     losses = np.empty(len(order))
-    assert _fast.PerExampleSGD(fast, x, y, 0.01).run(order, losses) == len(order)
+    assert _fast.PerExampleSGD(fast, x, t, 0.01).run(order, losses) == len(order)
     np.testing.assert_allclose(losses, expected, rtol=0, atol=tol)
     for k in ref.params:
         assert fast.params[k].dtype == dtype
@@ -78,13 +78,13 @@ def test_per_example_kernel_equals_the_reference_loop(mnist_2000, dtype):
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 @pytest.mark.parametrize("data", ["sparse", "dense"])
 def test_per_example_kernel_on_small_nets_and_dense_inputs(dtype, tol, data):
-    x, y = sparse_data(density=0.2 if data == "sparse" else 1.0)
+    x, t = sparse_data(density=0.2 if data == "sparse" else 1.0)
     x = x.astype(dtype)
     slow, fast = MLP(30, 12, 4, seed=3, dtype=dtype), MLP(30, 12, 4, seed=3, dtype=dtype)
     order = np.random.default_rng(0).permutation(200).tolist() * 2       # 400 steps, as a list
-    expected = plain_sgd(slow, x, y, order, lr=0.3)
+    expected = plain_sgd(slow, x, t, order, lr=0.3)
     losses = np.empty(len(order))
-    assert _fast.PerExampleSGD(fast, x, y, 0.3).run(order, losses) == len(order)
+    assert _fast.PerExampleSGD(fast, x, t, 0.3).run(order, losses) == len(order)
     np.testing.assert_allclose(losses, expected, rtol=tol, atol=tol)
     for k in slow.params:
         np.testing.assert_allclose(fast.params[k], slow.params[k], rtol=tol, atol=tol, err_msg=k)
@@ -92,28 +92,28 @@ def test_per_example_kernel_on_small_nets_and_dense_inputs(dtype, tol, data):
 
 @needs_numba
 def test_per_example_kernel_reads_the_learning_rate_at_every_run():
-    x, y = sparse_data()
+    x, t = sparse_data()
     ref, fast = MLP(30, 12, 4, seed=3, dtype=np.float64), MLP(30, 12, 4, seed=3, dtype=np.float64)
-    stepper = _fast.PerExampleSGD(fast, x, y, 0.3)
+    stepper = _fast.PerExampleSGD(fast, x, t, 0.3)
     losses = np.empty(100)
     for rate, block in [(0.3, range(0, 100)), (0.05, range(100, 200))]:
         stepper.lr = rate
         stepper.run(list(block), losses)
-        plain_sgd(ref, x, y, list(block), rate)
+        plain_sgd(ref, x, t, list(block), rate)
     for k in ref.params:
         np.testing.assert_allclose(fast.params[k], ref.params[k], rtol=1e-12, atol=1e-14, err_msg=k)
 
 
 @needs_numba
 def test_per_example_kernel_stops_at_a_non_finite_loss_without_updating():
-    x, y = sparse_data()
+    x, t = sparse_data()
     net = MLP(30, 12, 4, seed=3, dtype=np.float64)
     # finite weights (the stepper refuses others) whose logit o_0 = sum_j h_j V_j0 overflows to
     # inf for every example: the loss is nan
     net.params["V"][:, 0] = 1e308
     before = {k: v.copy() for k, v in net.params.items()}
     losses = np.zeros(10)
-    assert _fast.PerExampleSGD(net, x, y, 0.1).run(list(range(10)), losses) == 1
+    assert _fast.PerExampleSGD(net, x, t, 0.1).run(list(range(10)), losses) == 1
     assert np.isnan(losses[0]) and np.all(losses[1:] == 0)
     for k in before:
         np.testing.assert_array_equal(net.params[k], before[k])
@@ -218,7 +218,7 @@ def test_the_steppers_refuse_data_and_indices_out_of_range():
     net = MLP(2, 16, 2)
     with pytest.raises(ValueError, match=r"x must be an array of shape \(N, 2\) and dtype float32"):
         _fast.PerExampleSGD(net, x.astype(np.float64), t, 0.1)
-    with pytest.raises(ValueError, match=r"y must be class labels in \[0, 2\), got values from 0 to 5"):
+    with pytest.raises(ValueError, match=r"t must be class labels in \[0, 2\), got values from 0 to 5"):
         _fast.MinibatchSGD(net, x, np.where(t == 1, 5, t), 0.1, 8)
     per_example, minibatch = _fast.PerExampleSGD(net, x, t, 0.1), _fast.MinibatchSGD(net, x, t, 0.1, 8)
     with pytest.raises(ValueError, match=r"order must hold example indices in \[0, 300\), got values from 0 to 300"):
@@ -261,11 +261,11 @@ def test_per_example_kernel_is_compiled_without_the_gil_and_cached():
 _ONE_EPOCH = textwrap.dedent("""
     import sys, numpy as np
     from mlp_helpers import MLP, load_mnist, _fast
-    (x, y), _, _ = load_mnist(final=False, verbose=False)
-    x, y = x[:2000], y[:2000]
+    (x, t), _, _ = load_mnist(final=False, verbose=False)
+    x, t = x[:2000], t[:2000]
     net = MLP(784, 300, 10, seed=0)
     losses = np.empty(len(x))
-    _fast.PerExampleSGD(net, x, y, 0.3).run(np.random.default_rng(0).permutation(len(x)), losses)
+    _fast.PerExampleSGD(net, x, t, 0.3).run(np.random.default_rng(0).permutation(len(x)), losses)
     np.savez(sys.argv[1], losses=losses, **net.params)
 """)
 
@@ -348,8 +348,8 @@ def test_sparse_rows_layout():
 
 
 def test_train_batch_size_1_equals_plain_sgd_on_both_kinds_of_data(synth):
-    x, y, *_ = synth
-    for data in [(x.astype(np.float64), y), sparse_data()]:
+    x, t, *_ = synth
+    for data in [(x.astype(np.float64), t), sparse_data()]:
         d = data[0].shape[1]
         net, ref = MLP(d, 8, 4, seed=0, dtype=np.float64), MLP(d, 8, 4, seed=0, dtype=np.float64)
         h = train(net, data, lr=0.1, epochs=2, seed=5, progress=False)
@@ -362,17 +362,17 @@ def test_train_batch_size_1_equals_plain_sgd_on_both_kinds_of_data(synth):
 
 @pytest.mark.parametrize("kind", ["synth", "sparse"])
 def test_minibatch_path_equals_hand_written_loop(synth, kind):
-    x, y = (synth[0], synth[1]) if kind == "synth" else sparse_data(n=600, d=30, k=4)
+    x, t = (synth[0], synth[1]) if kind == "synth" else sparse_data(n=600, d=30, k=4)
     x = x.astype(np.float64)
-    d, k = x.shape[1], y.max() + 1
+    d, k = x.shape[1], t.max() + 1
     net, ref = MLP(d, 8, k, seed=0, dtype=np.float64), MLP(d, 8, k, seed=0, dtype=np.float64)
     batches = np.array_split(np.random.default_rng(0).permutation(600), 150)     # sizes 4
     batches[3] = np.arange(100)                     # one big batch: every column in use
     losses = np.empty(len(batches))
-    stepper = _fast.MinibatchSGD(net, x, y, 0.5, 100)
+    stepper = _fast.MinibatchSGD(net, x, t, 0.5, 100)
     assert stepper.run(batches, losses) == len(batches)
     for b, got in zip(batches, losses):
-        loss, grads = ref.loss(x[b], y[b])          # mean loss over the batch
+        loss, grads = ref.loss(x[b], t[b])          # mean loss over the batch
         assert got == pytest.approx(loss, rel=1e-12)
         for name, w in ref.params.items():
             w -= 0.5 * grads[name]
@@ -385,17 +385,17 @@ def test_minibatch_path_equals_hand_written_loop(synth, kind):
 def test_minibatch_path_equals_the_reference_on_mnist(mnist_2000, dtype):
     """An epoch of batches of 64 on 2,000 MNIST images, 784-300-10: the fast path (used
     pixels only, the output layer compiled) against net.loss, then w -= lr * g."""
-    x, y = mnist_2000
+    x, t = mnist_2000
     x = x.astype(dtype)
     tol = KERNEL_TOLERANCE[dtype]
     ref, fast = MLP(784, 300, 10, seed=0, dtype=dtype), MLP(784, 300, 10, seed=0, dtype=dtype)
-    stepper = _fast.MinibatchSGD(fast, x, y, 0.1, 64)
+    stepper = _fast.MinibatchSGD(fast, x, t, 0.1, 64)
     batches, _ = stepper.split(np.random.default_rng(0).permutation(len(x)))
     losses = np.empty(len(batches))
     assert stepper.run(batches, losses) == len(batches) == 32
     expected = []
     for b in batches:
-        loss, grads = ref.loss(x[b], y[b])
+        loss, grads = ref.loss(x[b], t[b])
         expected.append(loss)
         for name, w in ref.params.items():
             w -= dtype(0.1) * grads[name]
@@ -405,9 +405,9 @@ def test_minibatch_path_equals_the_reference_on_mnist(mnist_2000, dtype):
 
 
 def test_train_minibatch_keeps_the_last_partial_batch(synth):
-    x, y, *_ = synth
+    x, t, *_ = synth
     net = MLP(2, 8, 2, seed=0)
-    h = train(net, (x, y), lr=0.1, epochs=1, batch_size=64, log_every=100, progress=False)
+    h = train(net, (x, t), lr=0.1, epochs=1, batch_size=64, log_every=100, progress=False)
     assert h.examples_seen == 600                   # 9 batches of 64 and one of 24
     assert h.running_at == [128, 256, 384, 512]     # logged at the first batch boundary past each 100
     assert np.all(np.isfinite(h.running_loss))
@@ -416,8 +416,8 @@ def test_train_minibatch_keeps_the_last_partial_batch(synth):
 # ---- History -------------------------------------------------------------------------------
 
 def test_history_is_deterministic_for_a_seed(synth):
-    x, y, xv, yv, k = synth
-    runs = [train(MLP(2, 8, k, seed=0), (x, y), val=(xv, yv), lr=0.1, epochs=2, seed=s,
+    x, t, xv, tv, k = synth
+    runs = [train(MLP(2, 8, k, seed=0), (x, t), val=(xv, tv), lr=0.1, epochs=2, seed=s,
                   log_every=100, progress=False) for s in (7, 7, 8)]
     a, b, c = (r.to_dict() for r in runs)
     for d in (a, b, c):
@@ -427,8 +427,8 @@ def test_history_is_deterministic_for_a_seed(synth):
 
 
 def test_history_fields_and_json_roundtrip(synth):
-    x, y, xv, yv, k = synth
-    h = train(MLP(2, 8, k), (x, y), val=(xv, yv), lr=0.1, epochs=3, log_every=250, progress=False)
+    x, t, xv, tv, k = synth
+    h = train(MLP(2, 8, k), (x, t), val=(xv, tv), lr=0.1, epochs=3, log_every=250, progress=False)
     assert (h.lr, h.batch_size, h.epochs, h.seed, h.n_train) == (0.1, 1, 3, 0, 600)
     assert len(h.train_loss) == len(h.val_loss) == len(h.val_acc) == len(h.epoch_time) == 3
     assert h.running_at == list(range(250, 1801, 250))
@@ -442,16 +442,16 @@ def test_history_fields_and_json_roundtrip(synth):
 
 
 def test_train_loss_is_the_mean_of_the_losses_seen_in_the_epoch(synth):
-    x, y, *_ = synth
-    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=2, log_every=1, progress=False)
+    x, t, *_ = synth
+    h = train(MLP(2, 8, 2), (x, t), lr=0.1, epochs=2, log_every=1, progress=False)
     per_example = np.array(h.running_loss)          # log_every=1: every example's loss
     assert len(per_example) == 1200 and h.running_at[-1] == 1200
     assert h.train_loss == pytest.approx([per_example[:600].mean(), per_example[600:].mean()], rel=1e-12)
 
 
 def test_without_val_the_val_lists_stay_empty(synth):
-    x, y, *_ = synth
-    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=1, progress=False)
+    x, t, *_ = synth
+    h = train(MLP(2, 8, 2), (x, t), lr=0.1, epochs=1, progress=False)
     assert h.val_loss == [] and h.val_acc == [] and len(h.train_loss) == 1
 
 
@@ -459,40 +459,40 @@ def test_without_val_the_val_lists_stay_empty(synth):
 
 @pytest.mark.parametrize("batch_size, lr", [(1, 0.05), (16, 0.5)])
 def test_loss_drops_and_accuracy_beats_chance(batch_size, lr):
-    (x, y), (xv, yv), k = load_synth(num_train=3000, num_val=1000, seed=2)
+    (x, t), (xv, tv), k = load_synth(num_train=3000, num_val=1000, seed=2)
     net = MLP(2, 16, k, seed=0)
-    before = net.mean_loss(xv, yv)
-    h = train(net, (x, y), val=(xv, yv), lr=lr, epochs=2, batch_size=batch_size, progress=False)
+    before = net.mean_loss(xv, tv)
+    h = train(net, (x, t), val=(xv, tv), lr=lr, epochs=2, batch_size=batch_size, progress=False)
     assert h.val_loss[-1] < 0.8 * before
     assert h.train_loss[1] < h.train_loss[0]
     assert h.val_acc[-1] > 0.75                      # half the points are in each class
 
 
 def test_per_example_sgd_learns_sparse_inputs():
-    x, y = sparse_data(n=1000, d=50, k=3, seed=1)
+    x, t = sparse_data(n=1000, d=50, k=3, seed=1)
     net = MLP(50, 20, 3, seed=0)
-    h = train(net, (x, y), lr=0.1, epochs=3, progress=False)
+    h = train(net, (x, t), lr=0.1, epochs=3, progress=False)
     assert h.train_loss[-1] < 0.6 * h.train_loss[0]
-    assert net.accuracy(x, y) > 0.8
+    assert net.accuracy(x, t) > 0.8
 
 
 # ---- callbacks and stopping ----------------------------------------------------------------
 
 def test_callback_events_in_order(synth):
-    x, y, xv, yv, k = synth
+    x, t, xv, tv, k = synth
     seen = []
 
     def callback(event, history):
         seen.append((event, history.running_at[-1] if event == "log" else len(history.val_acc)))
 
-    train(MLP(2, 8, k), (x, y), val=(xv, yv), lr=0.1, epochs=2, log_every=200, progress=False,
+    train(MLP(2, 8, k), (x, t), val=(xv, tv), lr=0.1, epochs=2, log_every=200, progress=False,
           callback=callback)
     assert seen == [("log", 200), ("log", 400), ("log", 600), ("epoch", 1),
                     ("log", 800), ("log", 1000), ("log", 1200), ("epoch", 2)]
 
 
 def test_callback_returning_true_stops_training(synth):
-    x, y, *_ = synth
+    x, t, *_ = synth
     calls = []
 
     def stop_at_second_log(event, history):
@@ -500,29 +500,29 @@ def test_callback_returning_true_stops_training(synth):
         return len(history.running_loss) == 2
 
     net = MLP(2, 8, 2)
-    h = train(net, (x, y), lr=0.1, epochs=3, log_every=100, progress=False, callback=stop_at_second_log)
+    h = train(net, (x, t), lr=0.1, epochs=3, log_every=100, progress=False, callback=stop_at_second_log)
     assert h.stopped and not h.diverged
     assert calls == ["log", "log"] and h.examples_seen == 200
     assert h.train_loss == [] and h.epoch_time == []        # the cut-short epoch leaves no entry
 
-    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=3, progress=False,
+    h = train(MLP(2, 8, 2), (x, t), lr=0.1, epochs=3, progress=False,
               callback=lambda event, hist: event == "epoch")
     assert h.stopped and h.epochs_done == 1 and h.examples_seen == 600
 
 
 def test_callback_that_returns_none_or_truthy_non_bool_does_not_stop(synth):
-    x, y, *_ = synth
-    h = train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=2, progress=False, callback=lambda e, hist: "yes")
+    x, t, *_ = synth
+    h = train(MLP(2, 8, 2), (x, t), lr=0.1, epochs=2, progress=False, callback=lambda e, hist: "yes")
     assert not h.stopped and h.epochs_done == 2
 
 
 @pytest.mark.parametrize("batch_size", [1, 8])
 def test_divergence_warns_with_the_lr_and_stops(synth, batch_size):
-    x, y, *_ = synth
+    x, t, *_ = synth
     net = MLP(2, 8, 2, seed=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = train(net, (x * 1e3, y), lr=1e38, epochs=3, batch_size=batch_size, progress=False)
+        h = train(net, (x * 1e3, t), lr=1e38, epochs=3, batch_size=batch_size, progress=False)
     assert [w.category for w in caught] == [RuntimeWarning]           # ours alone, no numpy noise
     assert re.search(r"diverged.*lr=1e\+38.*too large", str(caught[0].message))
     assert h.diverged and not h.stopped
@@ -532,27 +532,27 @@ def test_divergence_warns_with_the_lr_and_stops(synth, batch_size):
 
 
 def test_no_warning_and_no_output_when_progress_is_off(synth, capsys):
-    x, y, xv, yv, k = synth
+    x, t, xv, tv, k = synth
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        train(MLP(2, 8, k), (x, y), val=(xv, yv), lr=0.1, epochs=2, progress=False)
+        train(MLP(2, 8, k), (x, t), val=(xv, tv), lr=0.1, epochs=2, progress=False)
     out, err = capsys.readouterr()
     assert out == "" and err == ""
 
 
 def test_progress_bar_writes_to_stderr(synth, capsys):
-    x, y, *_ = synth
-    train(MLP(2, 8, 2), (x, y), lr=0.1, epochs=1, progress=True)
+    x, t, *_ = synth
+    train(MLP(2, 8, 2), (x, t), lr=0.1, epochs=1, progress=True)
     out, err = capsys.readouterr()
     assert "600/600" in err and out == ""
 
 
 def test_training_updates_the_net_in_place(synth):
-    x, y, *_ = synth
+    x, t, *_ = synth
     net = MLP(2, 8, 2)
     arrays = {k: v for k, v in net.params.items()}
     before = {k: v.copy() for k, v in net.params.items()}
-    train(net, (x, y), lr=0.1, epochs=1, progress=False)
+    train(net, (x, t), lr=0.1, epochs=1, progress=False)
     for k in arrays:
         assert net.params[k] is arrays[k]
         assert not np.array_equal(net.params[k], before[k]), k
@@ -575,46 +575,46 @@ def test_training_updates_the_net_in_place(synth):
     (dict(callback=3), r"callback must be None or a function"),
 ])
 def test_bad_settings_raise_value_error_naming_them(synth, kwargs, match):
-    x, y, *_ = synth
+    x, t, *_ = synth
     with pytest.raises(ValueError, match=match):
-        train(MLP(2, 4, 2), (x, y), **{"progress": False, **kwargs})
+        train(MLP(2, 4, 2), (x, t), **{"progress": False, **kwargs})
 
 
 def _bad_data(synth):
-    x, y, xv, yv, k = synth
+    x, t, xv, tv, k = synth
     nan_x = x.copy()
     nan_x[3, 1] = np.nan
     return [
-        (dict(data=x), r"data must be a pair \(x, y\).*got ndarray"),
-        (dict(data=(x, y, y)), r"data must be a pair \(x, y\).*length 3"),
-        (dict(data=(x, y[:-1])), r"data y must have one label per row of x \(600\), got 599"),
-        (dict(data=(x, y + 5)), r"data y must be class labels in \[0, 2\), got values from 5 to 6"),
-        (dict(data=(x, -y)), r"data y must be class labels in \[0, 2\)"),
-        (dict(data=(x, y.astype(float))), r"data y must hold integer class labels"),
-        (dict(data=(np.hstack([x, x]), y)), r"data x must have 2 columns.*got shape \(600, 4\)"),
-        (dict(data=(x[:, 0], y)), r"data x must be 2-D"),
-        (dict(data=(nan_x, y)), r"data x must be finite, but 1 entries are NaN or inf"),
-        (dict(data=(x[:0], y[:0])), r"data x is empty"),
-        (dict(data=(x.tolist(), y)), r"data x must be a numpy array"),
-        (dict(val=(xv[:, :1], yv)), r"val x must have 2 columns.*got shape \(200, 1\)"),
-        (dict(val=(xv, yv[:10])), r"val y must have one label per row of x \(200\), got 10"),
-        (dict(val=xv), r"val must be a pair \(x, y\)"),
+        (dict(data=x), r"data must be a pair \(x, t\).*got ndarray"),
+        (dict(data=(x, t, t)), r"data must be a pair \(x, t\).*length 3"),
+        (dict(data=(x, t[:-1])), r"data t must have one label per row of x \(600\), got 599"),
+        (dict(data=(x, t + 5)), r"data t must be class labels in \[0, 2\), got values from 5 to 6"),
+        (dict(data=(x, -t)), r"data t must be class labels in \[0, 2\)"),
+        (dict(data=(x, t.astype(float))), r"data t must hold integer class labels"),
+        (dict(data=(np.hstack([x, x]), t)), r"data x must have 2 columns.*got shape \(600, 4\)"),
+        (dict(data=(x[:, 0], t)), r"data x must be 2-D"),
+        (dict(data=(nan_x, t)), r"data x must be finite, but 1 entries are NaN or inf"),
+        (dict(data=(x[:0], t[:0])), r"data x is empty"),
+        (dict(data=(x.tolist(), t)), r"data x must be a numpy array"),
+        (dict(val=(xv[:, :1], tv)), r"val x must have 2 columns.*got shape \(200, 1\)"),
+        (dict(val=(xv, tv[:10])), r"val t must have one label per row of x \(200\), got 10"),
+        (dict(val=xv), r"val must be a pair \(x, t\)"),
     ]
 
 
 @pytest.mark.parametrize("case", range(14))
 def test_bad_data_raises_value_error_naming_the_argument(synth, case):
-    x, y, *_ = synth
+    x, t, *_ = synth
     kwargs, match = _bad_data(synth)[case]
-    kwargs = {"data": (x, y), **kwargs}
+    kwargs = {"data": (x, t), **kwargs}
     with pytest.raises(ValueError, match=match):
         train(MLP(2, 4, 2), kwargs.pop("data"), progress=False, **kwargs)
 
 
 def test_not_a_network_is_rejected(synth):
-    x, y, *_ = synth
+    x, t, *_ = synth
     with pytest.raises(ValueError, match="net must be an MLP"):
-        train("net", (x, y), progress=False)
+        train("net", (x, t), progress=False)
 
 
 # ---- learning-rate schedules and the training loss at the epoch's final weights ------------
@@ -623,10 +623,10 @@ def test_not_a_network_is_rejected(synth):
 def test_lr_schedule_equals_training_epoch_by_epoch_at_each_rate(synth, batch_size):
     """A schedule is the same as chaining one-epoch runs at the scheduled rates
     (the shuffles differ, so compare with the plain loop over the same orders)."""
-    x, y, xv, yv, k = synth
+    x, t, xv, tv, k = synth
     schedule = [1.0, 0.5, 0.25]
     net = MLP(2, 6, k, seed=3, dtype=np.float64)
-    h = train(net, (x, y), lr=0.4, epochs=3, batch_size=batch_size, seed=7, progress=False,
+    h = train(net, (x, t), lr=0.4, epochs=3, batch_size=batch_size, seed=7, progress=False,
               lr_schedule=schedule)
     assert h.epoch_lr == [0.4, 0.2, 0.1]
     ref = MLP(2, 6, k, seed=3, dtype=np.float64)
@@ -635,7 +635,7 @@ def test_lr_schedule_equals_training_epoch_by_epoch_at_each_rate(synth, batch_si
         order = rng.permutation(len(x))
         for start in range(0, len(x), batch_size):
             idx = order[start:start + batch_size]
-            _, grads = ref.loss(x[idx], y[idx])
+            _, grads = ref.loss(x[idx], t[idx])
             for name, w in ref.params.items():
                 w -= rate * grads[name]
     for name in "WbVc":
@@ -643,11 +643,11 @@ def test_lr_schedule_equals_training_epoch_by_epoch_at_each_rate(synth, batch_si
 
 
 def test_lr_schedule_as_a_function_of_the_epoch(synth):
-    x, y, _, _, k = synth
-    h = train(MLP(2, 4, k, seed=0), (x, y), lr=0.1, epochs=4, progress=False,
+    x, t, _, _, k = synth
+    h = train(MLP(2, 4, k, seed=0), (x, t), lr=0.1, epochs=4, progress=False,
               lr_schedule=lambda epoch: 0.5 ** epoch)
     assert h.epoch_lr == pytest.approx([0.1, 0.05, 0.025, 0.0125])
-    constant = train(MLP(2, 4, k, seed=0), (x, y), lr=0.1, epochs=2, progress=False)
+    constant = train(MLP(2, 4, k, seed=0), (x, t), lr=0.1, epochs=2, progress=False)
     assert constant.epoch_lr == [0.1, 0.1]
 
 
@@ -661,25 +661,25 @@ def test_lr_schedule_as_a_function_of_the_epoch(synth):
     ("abc", r"lr_schedule must be None, a function of the epoch, or a sequence of 3 factors"),
 ])
 def test_bad_lr_schedule_is_refused_before_training(synth, schedule, match):
-    x, y, _, _, k = synth
+    x, t, _, _, k = synth
     net = MLP(2, 4, k, seed=0)
     before = {name: w.copy() for name, w in net.params.items()}
     with pytest.raises(ValueError, match=match):
-        train(net, (x, y), lr=0.1, epochs=3, progress=False, lr_schedule=schedule)
+        train(net, (x, t), lr=0.1, epochs=3, progress=False, lr_schedule=schedule)
     assert all(np.array_equal(before[name], net.params[name]) for name in before)
 
 
 def test_eval_train_measures_the_training_set_with_the_epochs_final_weights(synth):
-    x, y, xv, yv, k = synth
+    x, t, xv, tv, k = synth
     net = MLP(2, 6, k, seed=1, dtype=np.float64)
-    h = train(net, (x, y), val=(xv, yv), lr=0.3, epochs=2, progress=False, eval_train=True)
+    h = train(net, (x, t), val=(xv, tv), lr=0.3, epochs=2, progress=False, eval_train=True)
     assert len(h.train_loss_after) == len(h.train_acc_after) == 2
-    assert h.train_loss_after[-1] == pytest.approx(net.mean_loss(x, y), rel=1e-12)
-    assert h.train_acc_after[-1] == net.accuracy(x, y)
-    plain = train(MLP(2, 6, k, seed=1), (x, y), lr=0.3, epochs=2, progress=False)
+    assert h.train_loss_after[-1] == pytest.approx(net.mean_loss(x, t), rel=1e-12)
+    assert h.train_acc_after[-1] == net.accuracy(x, t)
+    plain = train(MLP(2, 6, k, seed=1), (x, t), lr=0.3, epochs=2, progress=False)
     assert plain.train_loss_after == [] and plain.train_acc_after == []
     with pytest.raises(ValueError, match=r"eval_train must be True or False, got 'yes'"):
-        train(MLP(2, 6, k), (x, y), progress=False, eval_train="yes")
+        train(MLP(2, 6, k), (x, t), progress=False, eval_train="yes")
 
 
 # ---- the divergence rule: the loss held far above the untrained network's ------------------
@@ -695,8 +695,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "mnist_experiments.j
 def mnist_subset():
     """The first 2,000 MNIST training images (the notebooks' data, cut for speed)."""
     from mlp_helpers import load_mnist
-    (x, y), _, _ = load_mnist(final=False, verbose=False)
-    return x[:2000], y[:2000]
+    (x, t), _, _ = load_mnist(final=False, verbose=False)
+    return x[:2000], t[:2000]
 
 
 def test_divergence_rule_threshold_window_and_reasons():
@@ -719,20 +719,20 @@ def test_divergence_rule_threshold_window_and_reasons():
 
 
 def test_divergence_rule_measures_the_untrained_loss_on_the_first_examples(synth):
-    x, y, *_ = synth
+    x, t, *_ = synth
     net = MLP(2, 8, 2, seed=0)
-    rule = DivergenceRule.for_network(net, x, y)
-    assert rule.initial_loss == pytest.approx(net.mean_loss(x[:600], y[:600]))   # N < N_INITIAL: all
+    rule = DivergenceRule.for_network(net, x, t)
+    assert rule.initial_loss == pytest.approx(net.mean_loss(x[:600], t[:600]))   # N < N_INITIAL: all
     assert rule.n_classes == 2
 
 
 @pytest.mark.parametrize("batch_size", [1, 64])
 def test_lr_100_on_an_mnist_subset_is_flagged_diverged(mnist_subset, batch_size):
-    x, y = mnist_subset
+    x, t = mnist_subset
     net = MLP(784, 300, 10, seed=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = train(net, (x, y), lr=100, epochs=3, batch_size=batch_size, progress=False)
+        h = train(net, (x, t), lr=100, epochs=3, batch_size=batch_size, progress=False)
     # the loss stays finite (stable softmax) but far above the untrained network's 2.55
     assert np.all(np.isfinite(h.running_loss)) and max(h.running_loss) > 100
     assert h.diverged and not h.stopped
@@ -745,23 +745,23 @@ def test_lr_100_on_an_mnist_subset_is_flagged_diverged(mnist_subset, batch_size)
 
 
 def test_the_explorers_too_large_rate_on_synthetic_data_is_flagged(synth):
-    (x, y), _, _ = load_synth(num_train=5000, num_val=10, seed=0)
+    (x, t), _, _ = load_synth(num_train=5000, num_val=10, seed=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = train(MLP(2, 16, 2, seed=0), (x, y), lr=10, epochs=10, log_every=500, progress=False)
+        h = train(MLP(2, 16, 2, seed=0), (x, t), lr=10, epochs=10, log_every=500, progress=False)
     assert h.diverged and h.examples_seen < 5000 and "lr=10;" in str(caught[0].message)
 
 
 def test_notebook_rates_are_never_flagged_on_mnist(mnist_subset):
     """Notebook 04's rates (0.001-0.03) and 0.1, its settings (784-300-10, per-example SGD,
     log_every 1000), on 2,000 images for 3 epochs: no divergence, far below the threshold."""
-    x, y = mnist_subset
+    x, t = mnist_subset
     for lr in (0.001, 0.003, 0.01, 0.03, 0.1):
         net = MLP(784, 300, 10, seed=0)
-        rule = DivergenceRule.for_network(net, x, y)
+        rule = DivergenceRule.for_network(net, x, t)
         with warnings.catch_warnings():
             warnings.simplefilter("error")                    # no divergence warning
-            h = train(net, (x, y), lr=lr, epochs=3, progress=False)
+            h = train(net, (x, t), lr=lr, epochs=3, progress=False)
         assert not h.diverged and h.epochs_done == 3
         assert max(h.running_loss) < 0.5 * rule.threshold, lr
 
@@ -771,11 +771,11 @@ def test_notebook_03s_large_batch_runs_spike_but_are_not_flagged(B, seed):
     """Notebook 03 scales the rate with the batch (lr = 0.01 B, 10,000 images, log_every 500):
     batch 256 at lr 2.56 starts with one or two entries above the threshold, then learns."""
     from mlp_helpers import load_mnist
-    (x, y), _, _ = load_mnist(final=False, verbose=False)
-    x, y = x[:10_000], y[:10_000]
+    (x, t), _, _ = load_mnist(final=False, verbose=False)
+    x, t = x[:10_000], t[:10_000]
     net = MLP(784, 300, 10, seed=seed)
-    rule = DivergenceRule.for_network(net, x, y)
-    h = train(net, (x, y), lr=0.01 * B, epochs=2, batch_size=B, seed=seed, log_every=500, progress=False)
+    rule = DivergenceRule.for_network(net, x, t)
+    h = train(net, (x, t), lr=0.01 * B, epochs=2, batch_size=B, seed=seed, log_every=500, progress=False)
     assert not h.diverged and h.epochs_done == 2
     if (B, seed) == (256, 2):                                    # 4.5 x L0 measured, threshold 3 x L0
         assert max(h.running_loss[:2]) > rule.threshold          # the spike the window lets through
@@ -788,32 +788,32 @@ def test_the_rule_cannot_fire_on_notebook_04s_committed_runs():
     The closest is lr 0.3, seed 1, the run that starts to diverge: up to 2.87 = 1.16 L0."""
     from mlp_helpers import load_mnist
     document = json.loads(RESULTS.read_text(encoding="utf-8"))
-    (x, y), _, _ = load_mnist(final=False, verbose=False)       # final runs share the first rows
+    (x, t), _, _ = load_mnist(final=False, verbose=False)       # final runs share the first rows
     assert len(document["runs"]) >= 12
     for item in document["runs"]:
         config, running = item["config"], item["history"]["running_loss"]
         net = MLP(784, config["n_hidden"], 10, seed=config["seed"], init=config.get("init", "glorot"))
-        rule = DivergenceRule.for_network(net, x, y)
+        rule = DivergenceRule.for_network(net, x, t)
         assert all(rule.check(running[:i]) is None for i in range(1, len(running) + 1)), config
         assert all(rule.check_epoch(loss, net) is None for loss in item["history"]["train_loss"])
         assert max(running) < rule.threshold / 2 and rule.initial_loss <= rule.threshold / 3, config
 
 
 def test_inputs_out_of_the_network_dtype_are_refused_not_blamed_on_the_lr(synth):
-    x, y, *_ = synth
+    x, t, *_ = synth
     x = x.astype(np.float64)
     x[7, 1] = 1e39                       # inf in float32: NaN gradients, then "lr too large"
     with pytest.raises(ValueError, match=r"data x must be finite in float32 .*the first, at row 7, "
                                          r"column 1, is 1e\+39, which would become inf"):
-        train(MLP(2, 4, 2), (x, y), progress=False)
-    train(MLP(2, 4, 2, dtype=np.float64), (x[:5], y[:5]), epochs=1, progress=False)   # fits float64
+        train(MLP(2, 4, 2), (x, t), progress=False)
+    train(MLP(2, 4, 2, dtype=np.float64), (x[:5], t[:5]), epochs=1, progress=False)   # fits float64
 
 
 def test_a_schedule_that_raises_the_rate_too_far_is_flagged_in_its_epoch(synth):
-    (x, y), _, _ = load_synth(num_train=3000, num_val=10, seed=0)
+    (x, t), _, _ = load_synth(num_train=3000, num_val=10, seed=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = train(MLP(2, 16, 2, seed=0), (x, y), lr=0.1, epochs=3, log_every=500, progress=False,
+        h = train(MLP(2, 16, 2, seed=0), (x, t), lr=0.1, epochs=3, log_every=500, progress=False,
                   lr_schedule=[1.0, 1.0, 100.0])
     assert h.diverged and h.epochs_done == 2 and h.epoch_lr == [0.1, 0.1, 10.0]
     assert "with lr=0.1 (scheduled to 10 in that epoch)" in str(caught[0].message)
