@@ -1,6 +1,6 @@
 """mlp_helpers: the small package behind the mlp-from-scratch notebooks.
 
-The public names of DESIGN.md are plain imports, so jump-to-definition and ``help()``
+The public names (the API the notebooks, tests and outside checks rely on) are plain imports, so jump-to-definition and ``help()``
 lead to the code that defines them::
 
     from mlp_helpers import load_synth, load_mnist, MLP, train

@@ -116,7 +116,7 @@ def test_run_many_rejects_what_is_not_a_config():
 
 
 def test_run_rejects_malformed_data():
-    with pytest.raises(ValueError, match=r"data must be \(\(x_train, y_train\), \(x_val, y_val\), n_classes\)"):
+    with pytest.raises(ValueError, match=r"data must be \(\(x_train, t_train\), \(x_val, t_val\), n_classes\)"):
         experiments.run(small(0.1), data=(np.zeros((3, 2)), np.zeros(3)))
 
 

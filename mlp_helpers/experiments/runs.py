@@ -16,16 +16,16 @@ __all__ = ["train_run", "run", "run_many", "select"]
 # --------------------------------------------------------------------------- one run
 
 def _check_data(data):
-    """((x_train, y_train), (x_val, y_val), n_classes) -> the same, checked loosely."""
+    """((x_train, t_train), (x_val, t_val), n_classes) -> the same, checked loosely."""
     try:
-        (x_train, y_train), (x_val, y_val), n_classes = data
+        (x_train, t_train), (x_val, t_val), n_classes = data
     except (TypeError, ValueError):
         raise ValueError(
-            "data must be ((x_train, y_train), (x_val, y_val), n_classes) as returned by "
+            "data must be ((x_train, t_train), (x_val, t_val), n_classes) as returned by "
             f"load_mnist / load_synth, or None to load MNIST; got {type(data).__name__}"
         ) from None
     check_positive_int(n_classes, "n_classes (third item of data)", minimum=2)
-    return (x_train, y_train), (x_val, y_val), int(n_classes)
+    return (x_train, t_train), (x_val, t_val), int(n_classes)
 
 
 def _load_data(config, data):
@@ -42,7 +42,7 @@ def train_run(config, data=None, callback=None):
 
     Args:
         config: RunConfig.
-        data: ((x_train (N, D) float, y_train (N,) int64), (x_val (M, D), y_val (M,)),
+        data: ((x_train (N, D) float, t_train (N,) int64), (x_val (M, D), t_val (M,)),
             n_classes), or None for ``load_mnist(final=config.final)``. With
             ``final=True`` the "val" pair is the test set, so the History's
             val_loss / val_acc are test loss / accuracy after each epoch.
@@ -62,14 +62,14 @@ def train_run(config, data=None, callback=None):
     if source is not None:      # under a grader: the published run, not a new one
         nets, histories = published_runs([config], source)
         return nets[config], histories[config]
-    (x_train, y_train), (x_val, y_val), n_classes = _load_data(config, data)
+    (x_train, t_train), (x_val, t_val), n_classes = _load_data(config, data)
     if config.n_train is not None:
         if config.n_train > len(x_train):
             raise ValueError(f"config.n_train must be at most the {len(x_train)} training images, "
                              f"got {config.n_train}")
-        x_train, y_train = x_train[:config.n_train], y_train[:config.n_train]
+        x_train, t_train = x_train[:config.n_train], t_train[:config.n_train]
     net = MLP(x_train.shape[1], config.n_hidden, n_classes, seed=config.seed, init=config.init)
-    history = train(net, (x_train, y_train), val=(x_val, y_val), lr=config.lr,
+    history = train(net, (x_train, t_train), val=(x_val, t_val), lr=config.lr,
                     epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
                     progress=False, lr_schedule=config.lr_schedule, eval_train=config.eval_train,
                     callback=callback)

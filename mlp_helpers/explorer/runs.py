@@ -44,7 +44,7 @@ _DATA_LOCK = threading.Lock()
 
 
 def dataset(name, size):
-    """((xtr, ytr), (xval, yval), K) for the explorer; cached, so a second run starts at once.
+    """((xtr, ttr), (xval, tval), K) for the explorer; cached, so a second run starts at once.
 
     synthetic: load_synth(5000 train, 1000 validation, seed=0), whatever `size`.
     mnist:     the first `size` rows of load_mnist(final=False)'s 55k training set, and
@@ -303,7 +303,7 @@ class ExplorerState:
     def _train(self, run):
         if not dataset_loaded(run.dataset, run.size):
             self.on_message(f"run {run.number}: loading MNIST ...")
-        (xtr, ytr), (xval, yval), num_classes = dataset(run.dataset, run.size)
+        (xtr, ttr), (xval, tval), num_classes = dataset(run.dataset, run.size)
         run.n_train, run.n_classes = len(xtr), num_classes
         run.net = MLP(xtr.shape[1], run.n_hidden, num_classes, seed=run.seed)
         self._measure_val(run)       # the untrained network: the curves' starting point
@@ -331,7 +331,7 @@ class ExplorerState:
 
         # warn=False: the divergence is read from the history (warnings.catch_warnings
         # is not thread-safe, and would swallow the notebook's own warnings meanwhile)
-        history = train(run.net, (xtr, ytr), val=(xval, yval), lr=run.lr, epochs=run.epochs,
+        history = train(run.net, (xtr, ttr), val=(xval, tval), lr=run.lr, epochs=run.epochs,
                         batch_size=run.batch_size, seed=run.seed, log_every=run.log_every,
                         progress=False, callback=callback, warn=False)
         run.history = history
@@ -340,11 +340,11 @@ class ExplorerState:
 
     def _measure_val(self, run):
         """Append validation loss and accuracy of the current net (cheap: <= 5000 rows)."""
-        xval, yval = dataset(run.dataset, run.size)[1]
+        xval, tval = dataset(run.dataset, run.size)[1]
         with np.errstate(all="ignore"):
             # a net with NaN weights has no accuracy (predictions would all be class 0)
-            loss, acc = (run.net.evaluate(xval, yval) if run.net.params_finite()
-                         else (run.net.mean_loss(xval, yval), math.nan))
+            loss, acc = (run.net.evaluate(xval, tval) if run.net.params_finite()
+                         else (run.net.mean_loss(xval, tval), math.nan))
         run.val_at.append(run.examples_seen())
         run.val_loss.append(float(loss))
         run.val_acc.append(float(acc))

@@ -159,7 +159,7 @@ class ExplorerView:
 
     def _draw_boundary(self, ax, run):
         """P(class 1) of the latest run's network on a grid, its 0.5 contour, and validation points."""
-        xval, yval = dataset("synthetic", 0)[1]
+        xval, tval = dataset("synthetic", 0)[1]
         g0, g1, grid = plane_grid(xval, BOUNDARY_RESOLUTION, margin=0.0)
         lo, hi = (g0.min(), g1.min()), (g0.max(), g1.max())
         with np.errstate(all="ignore"):
@@ -176,7 +176,7 @@ class ExplorerView:
                     transform=ax.transAxes, color="#c00", fontsize=11,
                     bbox=dict(facecolor="white", alpha=0.85, edgecolor="none"))
         show = slice(0, 400)
-        ax.scatter(xval[show, 0], xval[show, 1], c=yval[show], cmap="RdBu_r", vmin=0, vmax=1,
+        ax.scatter(xval[show, 0], xval[show, 1], c=tval[show], cmap="RdBu_r", vmin=0, vmax=1,
                    s=6, edgecolors="none")
         ax.set_xlim(lo[0], hi[0])
         ax.set_ylim(lo[1], hi[1])
