@@ -5,6 +5,7 @@
     mlp-course mnist [--cache-dir DIR]               fill (or check) the MNIST cache
     mlp-course explorer-latency                      measure the explorer's responsiveness
     mlp-course site [OUTDIR]                         the worked notebooks as a static website
+    mlp-course report COURSE [--assignment NAME]     what a graded class got wrong, as one page
 
 ``mlp-course --help`` lists the subcommands, ``mlp-course SUBCOMMAND --help`` explains one.
 A bad argument gets argparse's one-line usage error (exit code 2); a job that fails says
@@ -94,6 +95,23 @@ def _site(args):
     return 0
 
 
+def _report(args):
+    from .course.report import ReportError, read_course, write_report
+
+    try:
+        report = read_course(args.course, args.assignment)
+        html_path, md_path = write_report(report, args.out)
+    except ReportError as error:
+        return _fail("report", error, 2)
+    except OSError as error:
+        return _fail("report", f"cannot write the report: {error.strerror or error}", 1)
+    passed = sum(e.passed for e in report.exercises)
+    cells = sum(len(e.scores) for e in report.exercises)
+    print(f"Class report of {len(report.totals)} students, {len(report.exercises)} exercises "
+          f"({passed} of {cells} passed): {html_path} (and {md_path.name})")
+    return 0
+
+
 def _fail(command, message, code):
     print(f"{PROG} {command}: error: {message}", file=sys.stderr)
     return code
@@ -164,6 +182,18 @@ def parser():
                                                              "an earlier site there is replaced")
     _notebooks_option(p)
     p.set_defaults(run=_site)
+
+    p = jobs.add_parser("report", help="write the class report of a graded nbgrader course: passes, "
+                                       "likely causes, scores, slow cells",
+                        description="Read an nbgrader course after `nbgrader autograde` (its gradebook and "
+                                    "autograded notebooks) and write one HTML page and the same as markdown: "
+                                    "per exercise how many passed and the likely causes of the failures with "
+                                    "their counts, an anonymised example of each cause, the scores' histogram "
+                                    "and the slowest cells.")
+    p.add_argument("course", metavar="COURSE", help="the nbgrader course folder (after autograde)")
+    p.add_argument("--assignment", default="mlp", help="nbgrader assignment name (default: mlp)")
+    p.add_argument("--out", metavar="DIR", help="folder for the report (default: COURSE/reports/)")
+    p.set_defaults(run=_report)
     return top
 
 

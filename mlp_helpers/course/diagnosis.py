@@ -11,13 +11,14 @@ it), tried first. It also calls the student's function (:func:`call`) and reads 
 came back (:func:`as_array`, :func:`loss_and_grads`), so a wrong kind of answer is
 named too.
 """
+import re
 import warnings
 
 import numpy as np
 
 __all__ = ["CheckFailed", "RTOL", "ATOL", "PARAM_NAMES", "close", "fmt", "as_array", "shape_cause",
            "value_cause", "compare", "index_text", "call", "grads_dict", "loss_and_grads", "passed",
-           "snapshot", "check_unchanged"]
+           "snapshot", "check_unchanged", "cause_of", "NOT_ATTEMPTED"]
 
 RTOL, ATOL = 1e-4, 1e-6
 """An entry passes when |obtained - expected| <= ATOL + RTOL |expected|.
@@ -181,3 +182,26 @@ def check_unchanged(name, before, after, what):
             raise CheckFailed(f"{name}: your function changed its argument {what}{k!r}; "
                               f"computing the loss and gradients must leave the weights alone "
                               f"(work on new arrays, not with -= or [...] = on the inputs)")
+
+
+NOT_ATTEMPTED = "not attempted (the exercise still raises NotImplementedError)"
+
+
+def cause_of(ename, evalue):
+    """The likely cause named by a failed check's message, in a few words, for counting.
+
+    ``ename``, ``evalue``: the error's class name and message, as a notebook's error output
+    holds them. A CheckFailed message of this module says ``likely cause: <cause>: <why>``;
+    the cause is the words before the first colon, semicolon or parenthesis ("a flipped
+    sign", "a missing transpose", "no simple pattern"). Other errors are named by kind.
+    """
+    if ename == "NotImplementedError":
+        return NOT_ATTEMPTED
+    if ename == "CheckFailed":
+        if "likely cause:" in evalue:
+            text = evalue.split("likely cause:", 1)[1].strip()
+            words = re.split(r"[:;(\n]", text, maxsplit=1)[0].strip().rstrip(".,")
+            return words if len(words) <= 80 else words[:77] + "..."
+        first = evalue.split(":", 1)[-1].strip().splitlines()[0] if evalue.strip() else ""
+        return "a wrong result: " + (first if len(first) <= 60 else first[:57] + "...")
+    return f"an error in the student's code ({ename})" if ename else "an error"
