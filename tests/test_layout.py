@@ -7,6 +7,7 @@
 * ``mlp-course --help`` lists every subcommand in a line, each has its own ``--help``,
   and a bad argument gets argparse's one-line usage error, never a traceback.
 """
+import re
 import shutil
 import subprocess
 import sys
@@ -102,3 +103,15 @@ def test_a_bad_argument_is_one_usage_line(argv, message):
     lines = done.stderr.splitlines()
     assert lines[0].startswith("usage: mlp-course") and lines[-1] == message
     assert "Traceback" not in done.stderr
+
+
+def test_the_package_cites_only_documents_the_repository_holds():
+    """Every docs/..., benchmarks/..., tests/... or *.md path a module names exists (DESIGN.md,
+    the design notes the kit was built from, is not in the repository)."""
+    cited = set()
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        cited |= set(re.findall(r"\b(?:docs|benchmarks|tests|notebooks)/[\w./-]+\.(?:md|py|ipynb|txt|cfg)\b", text))
+        cited |= {name for name in re.findall(r"\b[\w-]+\.md\b", text) if name != "index.md"}
+    missing = sorted(c for c in cited if not (ROOT / c).exists() and not list(ROOT.glob(f"**/{c}")))
+    assert missing == []
