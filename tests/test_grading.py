@@ -236,7 +236,7 @@ def test_student_version_is_the_release(graded, tmp_path):
     """nbgrader's student version and `mlp-course release` give the same notebooks."""
     course, _, _, _ = graded
     ours = tmp_path / "release"
-    _run([sys.executable, "-m", "mlp_helpers.course.release", str(ours)], cwd=ROOT)
+    _run([str(Path(sys.executable).parent / "mlp-course"), "release", str(ours)], cwd=ROOT)
     theirs = course / "release" / ASSIGNMENT
     assert sorted(p.name for p in theirs.glob("*.ipynb")) == sorted(p.name for p in ours.iterdir())
     for path in sorted(ours.iterdir()):
